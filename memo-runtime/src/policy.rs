@@ -1,0 +1,394 @@
+//! Eviction policies, per shard: S3-FIFO (the default) and LRU.
+//!
+//! Both keep queues of `(hash, stamp)` items. A slot's stamp changes whenever the slot is queued
+//! again, so an item whose stamp no longer matches its slot is stale and skipped; removing a
+//! slot therefore never searches a queue. Queues are compacted when stale items outnumber live
+//! ones, which keeps their memory proportional to the live entries.
+
+use std::collections::VecDeque;
+
+use hashbrown::HashTable;
+
+use crate::config::EvictionPolicy;
+
+/// Which queue a ready slot sits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum QueueId {
+    /// Not queued (an in-flight slot).
+    None,
+    /// S3-FIFO's probationary queue.
+    Small,
+    /// S3-FIFO's main queue, or the LRU queue.
+    Main,
+}
+
+/// The policy fields of a slot.
+#[derive(Debug)]
+pub(crate) struct Meta {
+    pub(crate) hash: u64,
+    pub(crate) stamp: u64,
+    pub(crate) freq: u8,
+    pub(crate) queue: QueueId,
+}
+
+impl Meta {
+    pub(crate) fn new(hash: u64) -> Self {
+        Self {
+            hash,
+            stamp: 0,
+            freq: 0,
+            queue: QueueId::None,
+        }
+    }
+}
+
+/// What the policy needs from a slot.
+pub(crate) trait Tracked {
+    fn meta(&self) -> &Meta;
+    fn meta_mut(&mut self) -> &mut Meta;
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Item {
+    hash: u64,
+    stamp: u64,
+}
+
+/// Highest frequency S3-FIFO counts to.
+const MAX_FREQ: u8 = 3;
+
+/// The eviction state of one shard.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    kind: EvictionPolicy,
+    small: VecDeque<Item>,
+    main: VecDeque<Item>,
+    small_live: usize,
+    main_live: usize,
+    ghost: Ghost,
+    next_stamp: u64,
+}
+
+impl Policy {
+    pub(crate) fn new(kind: EvictionPolicy) -> Self {
+        Self {
+            kind,
+            small: VecDeque::new(),
+            main: VecDeque::new(),
+            small_live: 0,
+            main_live: 0,
+            ghost: Ghost::default(),
+            next_stamp: 1,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> EvictionPolicy {
+        self.kind
+    }
+
+    /// A stamp never handed out before in this shard.
+    pub(crate) fn fresh_stamp(&mut self) -> u64 {
+        let s = self.next_stamp;
+        self.next_stamp += 1;
+        s
+    }
+
+    fn live(&self) -> usize {
+        self.small_live + self.main_live
+    }
+
+    /// Queues a slot that just became ready.
+    pub(crate) fn on_insert(&mut self, meta: &mut Meta) {
+        meta.freq = 0;
+        let to_main = match self.kind {
+            EvictionPolicy::Lru => true,
+            _ => self.ghost.remove(meta.hash),
+        };
+        self.push(meta, if to_main { QueueId::Main } else { QueueId::Small });
+    }
+
+    /// Records a hit.
+    #[inline]
+    pub(crate) fn on_hit(&mut self, meta: &mut Meta) {
+        match self.kind {
+            EvictionPolicy::Lru => {
+                // Requeue at the back; the old item becomes stale.
+                self.main_live -= 1;
+                self.push(meta, QueueId::Main);
+            }
+            _ => {
+                if meta.freq < MAX_FREQ {
+                    meta.freq += 1;
+                }
+            }
+        }
+    }
+
+    /// Forgets a slot that is being removed from the table for another reason than eviction.
+    pub(crate) fn on_remove(&mut self, meta: &Meta) {
+        match meta.queue {
+            QueueId::Small => self.small_live -= 1,
+            QueueId::Main => self.main_live -= 1,
+            QueueId::None => {}
+        }
+    }
+
+    fn push(&mut self, meta: &mut Meta, queue: QueueId) {
+        meta.stamp = self.fresh_stamp();
+        meta.queue = queue;
+        let item = Item {
+            hash: meta.hash,
+            stamp: meta.stamp,
+        };
+        match queue {
+            QueueId::Small => {
+                self.small_live += 1;
+                self.small.push_back(item);
+            }
+            QueueId::Main => {
+                self.main_live += 1;
+                self.main.push_back(item);
+            }
+            QueueId::None => {}
+        }
+    }
+
+    /// Removes one ready slot chosen by the policy and returns it.
+    pub(crate) fn evict<S: Tracked>(&mut self, table: &mut HashTable<S>) -> Option<S> {
+        loop {
+            if self.live() == 0 {
+                return None;
+            }
+            let from_small = self.kind != EvictionPolicy::Lru
+                && self.small_live > 0
+                && (self.small_live * 10 > self.live() || self.main_live == 0);
+            let queue = if from_small {
+                &mut self.small
+            } else {
+                &mut self.main
+            };
+            let Some(item) = queue.pop_front() else {
+                // Live counts say there is an entry but the queue is empty: cannot happen while
+                // the bookkeeping is right; refuse rather than loop.
+                debug_assert!(false, "policy queues out of step with live counts");
+                return None;
+            };
+            let Ok(entry) = table.find_entry(item.hash, |s| s.meta().stamp == item.stamp) else {
+                continue; // stale
+            };
+            if from_small {
+                if entry.get().meta().freq > 0 {
+                    // Read while on probation: promote.
+                    let meta = entry.into_mut().meta_mut();
+                    self.small_live -= 1;
+                    meta.freq = 0;
+                    self.push(meta, QueueId::Main);
+                    continue;
+                }
+                self.small_live -= 1;
+                self.ghost.insert(item.hash, self.live().max(16));
+            } else {
+                if self.kind != EvictionPolicy::Lru && entry.get().meta().freq > 0 {
+                    let meta = entry.into_mut().meta_mut();
+                    meta.freq -= 1;
+                    self.main_live -= 1;
+                    self.push(meta, QueueId::Main);
+                    continue;
+                }
+                self.main_live -= 1;
+            }
+            let (slot, _) = entry.remove();
+            return Some(slot);
+        }
+    }
+
+    /// Whether the queues hold many more items than live slots.
+    pub(crate) fn needs_compaction(&self) -> bool {
+        let items = self.small.len() + self.main.len();
+        items > 64 && items > 2 * self.live() + 32
+    }
+
+    /// Rebuilds the queues from the slots they still refer to, keeping their order.
+    pub(crate) fn compact<S: Tracked>(&mut self, table: &HashTable<S>) {
+        let is_live = |item: &Item| {
+            table
+                .find(item.hash, |s| s.meta().stamp == item.stamp)
+                .is_some()
+        };
+        self.small.retain(is_live);
+        self.main.retain(is_live);
+        self.small.shrink_to(self.small.len() * 2);
+        self.main.shrink_to(self.main.len() * 2);
+    }
+
+    /// Switches to another policy, requeueing every ready slot.
+    pub(crate) fn switch<S: Tracked>(&mut self, kind: EvictionPolicy, table: &mut HashTable<S>) {
+        let mut items: Vec<&mut S> = table
+            .iter_mut()
+            .filter(|s| s.meta().queue != QueueId::None)
+            .collect();
+        items.sort_by_key(|s| s.meta().stamp);
+        *self = Policy {
+            next_stamp: self.next_stamp,
+            ..Policy::new(kind)
+        };
+        for s in items {
+            let meta = s.meta_mut();
+            meta.freq = 0;
+            self.push(meta, QueueId::Main);
+        }
+    }
+
+    /// Forgets everything (after the table was cleared).
+    pub(crate) fn reset(&mut self) {
+        *self = Policy {
+            next_stamp: self.next_stamp,
+            ghost: std::mem::take(&mut self.ghost),
+            ..Policy::new(self.kind)
+        };
+    }
+}
+
+/// Hashes of keys recently evicted from the small queue (S3-FIFO's ghost queue).
+#[derive(Debug, Default)]
+struct Ghost {
+    order: VecDeque<u64>,
+    members: HashTable<(u64, u32)>,
+}
+
+impl Ghost {
+    fn insert(&mut self, hash: u64, limit: usize) {
+        while self.order.len() >= limit {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.forget(old);
+        }
+        self.order.push_back(hash);
+        match self.members.find_mut(hash, |e| e.0 == hash) {
+            Some(e) => e.1 += 1,
+            None => {
+                self.members.insert_unique(hash, (hash, 1), |e| e.0);
+            }
+        }
+    }
+
+    fn forget(&mut self, hash: u64) {
+        if let Ok(e) = self.members.find_entry(hash, |e| e.0 == hash) {
+            if e.get().1 > 1 {
+                e.into_mut().1 -= 1;
+            } else {
+                e.remove();
+            }
+        }
+    }
+
+    /// Whether the hash was remembered; a remembered hash is forgotten (its place in `order`
+    /// ages out by itself).
+    fn remove(&mut self, hash: u64) -> bool {
+        let found = self.members.find(hash, |e| e.0 == hash).is_some();
+        if found {
+            self.forget(hash);
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct S {
+        meta: Meta,
+        key: u64,
+    }
+    impl Tracked for S {
+        fn meta(&self) -> &Meta {
+            &self.meta
+        }
+        fn meta_mut(&mut self) -> &mut Meta {
+            &mut self.meta
+        }
+    }
+
+    fn insert(p: &mut Policy, t: &mut HashTable<S>, key: u64) {
+        let mut s = S {
+            meta: Meta::new(key),
+            key,
+        };
+        p.on_insert(&mut s.meta);
+        t.insert_unique(key, s, |s| s.meta.hash);
+    }
+
+    fn hit(p: &mut Policy, t: &mut HashTable<S>, key: u64) {
+        let s = t.find_mut(key, |s| s.key == key).unwrap();
+        p.on_hit(&mut s.meta);
+    }
+
+    #[test]
+    fn lru_evicts_least_recently_used() {
+        let mut p = Policy::new(EvictionPolicy::Lru);
+        let mut t = HashTable::new();
+        for k in 1..=3 {
+            insert(&mut p, &mut t, k);
+        }
+        hit(&mut p, &mut t, 1);
+        assert_eq!(p.evict(&mut t).unwrap().key, 2);
+        assert_eq!(p.evict(&mut t).unwrap().key, 3);
+        assert_eq!(p.evict(&mut t).unwrap().key, 1);
+        assert!(p.evict(&mut t).is_none());
+    }
+
+    #[test]
+    fn s3fifo_keeps_keys_read_on_probation() {
+        let mut p = Policy::new(EvictionPolicy::S3Fifo);
+        let mut t = HashTable::new();
+        for k in 1..=10 {
+            insert(&mut p, &mut t, k);
+        }
+        hit(&mut p, &mut t, 1);
+        // 1 was read, so it is promoted instead of evicted; 2 goes first.
+        assert_eq!(p.evict(&mut t).unwrap().key, 2);
+        assert!(t.find(1, |s| s.key == 1).is_some());
+    }
+
+    #[test]
+    fn s3fifo_readmits_ghosts_to_main() {
+        let mut p = Policy::new(EvictionPolicy::S3Fifo);
+        let mut t = HashTable::new();
+        for k in 1..=10 {
+            insert(&mut p, &mut t, k);
+        }
+        let gone = p.evict(&mut t).unwrap().key;
+        insert(&mut p, &mut t, gone);
+        let back = t.find(gone, |s| s.key == gone).unwrap();
+        assert_eq!(back.meta.queue, QueueId::Main);
+    }
+
+    #[test]
+    fn compaction_drops_stale_items() {
+        let mut p = Policy::new(EvictionPolicy::Lru);
+        let mut t = HashTable::new();
+        insert(&mut p, &mut t, 1);
+        for _ in 0..200 {
+            hit(&mut p, &mut t, 1);
+        }
+        assert!(p.needs_compaction());
+        p.compact(&t);
+        assert_eq!(p.main.len(), 1);
+        assert_eq!(p.evict(&mut t).unwrap().key, 1);
+    }
+
+    #[test]
+    fn switching_policy_keeps_every_entry() {
+        let mut p = Policy::new(EvictionPolicy::S3Fifo);
+        let mut t = HashTable::new();
+        for k in 1..=5 {
+            insert(&mut p, &mut t, k);
+        }
+        p.switch(EvictionPolicy::Lru, &mut t);
+        let mut out: Vec<u64> = std::iter::from_fn(|| p.evict(&mut t).map(|s| s.key)).collect();
+        out.sort_unstable();
+        assert_eq!(out, vec![1, 2, 3, 4, 5]);
+    }
+}

@@ -1,0 +1,1044 @@
+//! One store per cached function (and one per cache type for the manual API): a sharded hash
+//! table of typed slots.
+//!
+//! A slot is either ready (a value) or in flight (a computation in progress). In-flight slots are
+//! what single-flight waits on and what invalidation fences: removing an in-flight slot makes
+//! its leader's result unstorable, so a computation that began before an invalidation never
+//! re-inserts its value afterwards.
+//!
+//! Locks: one mutex per shard, held only for table work (never while user computations run).
+//! The order is shard, then rendered-key index shard; no code takes two shards of the same
+//! table at once. Values removed from the table are dropped after the lock is released.
+
+use std::any::Any;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::cache_type::CacheType;
+use crate::clock::{self, Clock, NEVER};
+use crate::config::EvictionPolicy;
+use crate::flight::{Flight, FlightId};
+use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key};
+use crate::pattern::{Pattern, PrefixMatch};
+use crate::policy::{Meta, Policy, QueueId, Tracked};
+use crate::stats::Counters;
+use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering, Padded};
+
+/// What a store is, for stats and invalidation.
+#[derive(Debug)]
+pub(crate) struct StoreInfo {
+    /// `module::function` for function stores, empty for the manual store.
+    pub(crate) name: String,
+    /// The rendered keys' first segment (function stores only).
+    pub(crate) prefix: Option<&'static str>,
+    /// The function's own TTL in nanoseconds, overriding the cache type's default.
+    pub(crate) ttl: Option<u64>,
+    /// Approximate bytes one entry takes besides the heap memory its key and value own.
+    pub(crate) entry_bytes: usize,
+}
+
+/// Why a slot leaves the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cause {
+    Capacity,
+    Expired,
+    Invalidated,
+    Replaced,
+}
+
+enum State<V> {
+    Ready(V),
+    /// In flight; the flight exists once somebody waits.
+    Pending(Option<Arc<Flight<V>>>),
+}
+
+pub(crate) struct Slot<K, V> {
+    meta: Meta,
+    /// Hash of the rendered key (function stores only).
+    rhash: u64,
+    expires: u64,
+    key: K,
+    state: State<V>,
+}
+
+impl<K, V> Tracked for Slot<K, V> {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+}
+
+struct Shard<K, V> {
+    table: HashTable<Slot<K, V>>,
+    policy: Policy,
+    counters: Counters,
+    ready: usize,
+    pending: usize,
+    /// Entries with a TTL, and the earliest of their deadlines (a lower bound).
+    timed: usize,
+    next_expiry: u64,
+}
+
+/// Record of the rendered-key index: rendered hash to the table hash of the slot(s).
+#[derive(Clone, Copy)]
+struct IndexRecord {
+    rhash: u64,
+    hash: u64,
+    refs: u32,
+}
+
+/// Outcome of a hit-path lookup.
+pub(crate) enum Lookup<V> {
+    Hit(V),
+    Miss,
+}
+
+/// Outcome of the miss path's second look.
+pub(crate) enum Begin<V> {
+    /// The value arrived meanwhile.
+    Hit(V),
+    /// The caller computes; the in-flight slot is its.
+    Lead(FlightId),
+    /// Another caller computes: wait for this flight.
+    Wait(Arc<Flight<V>>),
+    /// The caller is itself computing this key.
+    Recursion,
+}
+
+/// Slots removed under a lock, dropped after it (user `Drop` code never runs under a lock), and
+/// flights to settle.
+struct Removed<K, V> {
+    slots: Vec<Slot<K, V>>,
+    flights: Vec<Arc<Flight<V>>>,
+}
+
+impl<K, V: Clone> Removed<K, V> {
+    fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            flights: Vec::new(),
+        }
+    }
+
+    fn settle(self) {
+        for f in &self.flights {
+            f.retry();
+        }
+        drop(self.slots);
+    }
+}
+
+/// A sharded table of one key type and one value type.
+pub(crate) struct Store<K, V> {
+    shards: Box<[Padded<Mutex<Shard<K, V>>>]>,
+    shift: u32,
+    hasher: ahash::RandomState,
+    /// Rendered key to slot, for exact invalidation; `None` when keys are their own text.
+    index: Option<Box<[Padded<Mutex<HashTable<IndexRecord>>>]>>,
+    render: Option<RenderFn<K>>,
+    pub(crate) info: StoreInfo,
+    pub(crate) ty: &'static CacheType,
+    clock: Clock,
+    len: AtomicUsize,
+    evict_cursor: AtomicUsize,
+}
+
+/// The number of shards for a cache type of `capacity` entries: one below 1,024 entries (so
+/// that small caches keep an exact global eviction order), else 8 to 256.
+fn shard_count(capacity: usize) -> usize {
+    if capacity < 1024 {
+        1
+    } else {
+        (capacity / 4096).next_power_of_two().clamp(8, 256)
+    }
+}
+
+impl<K, V> Store<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn new(ty: &'static CacheType, info: StoreInfo, render: Option<RenderFn<K>>) -> Self {
+        let (capacity, policy) = (ty.capacity(), ty.policy());
+        let n = shard_count(capacity);
+        let shards = (0..n)
+            .map(|_| {
+                Padded(Mutex::new(Shard {
+                    table: HashTable::new(),
+                    policy: Policy::new(policy),
+                    counters: Counters::default(),
+                    ready: 0,
+                    pending: 0,
+                    timed: 0,
+                    next_expiry: NEVER,
+                }))
+            })
+            .collect();
+        let index = render.map(|_| {
+            (0..n)
+                .map(|_| Padded(Mutex::new(HashTable::new())))
+                .collect()
+        });
+        Self {
+            shards,
+            // Shard by bits 40.. of the hash: hashbrown uses the low bits to place slots and
+            // the top seven as tags, so neither loses entropy within a shard.
+            shift: 40,
+            hasher: ahash::RandomState::new(),
+            index,
+            render,
+            info,
+            ty,
+            clock: ty.clock().clone(),
+            len: AtomicUsize::new(0),
+            evict_cursor: AtomicUsize::new(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn hash<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q) -> u64 {
+        hash_key(&self.hasher, key)
+    }
+
+    #[inline]
+    fn shard_of(&self, hash: u64) -> usize {
+        ((hash >> self.shift) as usize) & (self.shards.len() - 1)
+    }
+
+    #[inline]
+    fn lock(&self, i: usize) -> MutexGuard<'_, Shard<K, V>> {
+        self.shards[i].lock()
+    }
+
+    fn addr(&self) -> usize {
+        std::ptr::from_ref(self).cast::<()>() as usize
+    }
+
+    /// The hit path: a ready, unexpired value, or a miss (counted).
+    #[inline]
+    pub(crate) fn lookup<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Lookup<V> {
+        let mut removed = None;
+        let result = {
+            let mut guard = self.lock(self.shard_of(hash));
+            let shard = &mut *guard;
+            match shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
+                Ok(mut entry) => {
+                    let slot = entry.get_mut();
+                    match &slot.state {
+                        State::Ready(v)
+                            if slot.expires == NEVER
+                                || slot.expires > self.clock.coarse_nanos() =>
+                        {
+                            let v = v.clone();
+                            shard.policy.on_hit(&mut slot.meta);
+                            shard.counters.hits += 1;
+                            if shard.policy.kind() == EvictionPolicy::Lru
+                                && shard.policy.needs_compaction()
+                            {
+                                shard.policy.compact(&shard.table);
+                            }
+                            Lookup::Hit(v)
+                        }
+                        State::Ready(_) => {
+                            let (slot, _) = entry.remove();
+                            self.account_removal(shard, &slot, Cause::Expired);
+                            removed = Some(slot);
+                            shard.counters.misses += 1;
+                            Lookup::Miss
+                        }
+                        State::Pending(_) => {
+                            shard.counters.misses += 1;
+                            Lookup::Miss
+                        }
+                    }
+                }
+                Err(_) => {
+                    shard.counters.misses += 1;
+                    Lookup::Miss
+                }
+            }
+        };
+        drop(removed);
+        result
+    }
+
+    /// Renders an owned key to its text.
+    pub(crate) fn render_key(&self, key: &K, out: &mut String) {
+        if let Some(prefix) = self.info.prefix {
+            out.push_str(prefix);
+        }
+        match self.render {
+            Some(render) => render(key, &mut KeyWriter::new(out)),
+            None => {
+                // Manual stores: the key is its own text.
+                if let Some(text) = (key as &dyn Any).downcast_ref::<Box<str>>() {
+                    out.push_str(text);
+                }
+            }
+        }
+    }
+
+    fn text_hash(&self, text: &str) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        h.write(text.as_bytes());
+        h.finish()
+    }
+
+    /// The rendered-key hash of an owned key (0 for manual stores, which need none).
+    pub(crate) fn rendered_hash(&self, key: &K) -> u64 {
+        if self.index.is_none() {
+            return 0;
+        }
+        let mut text = String::with_capacity(32);
+        self.render_key(key, &mut text);
+        self.text_hash(&text)
+    }
+
+    /// The miss path: looks again and either joins a computation or starts one.
+    ///
+    /// `owned` and `rhash` are made by the caller before, outside the lock.
+    pub(crate) fn begin<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        hash: u64,
+        key: &Q,
+        owned: K,
+        rhash: u64,
+    ) -> Begin<V> {
+        let shard_i = self.shard_of(hash);
+        let mut removed = None;
+        let result = {
+            let mut guard = self.lock(shard_i);
+            let shard = &mut *guard;
+            match shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
+                Ok(mut entry) => {
+                    let slot = entry.get_mut();
+                    let stamp = slot.meta.stamp;
+                    match &mut slot.state {
+                        State::Ready(v)
+                            if slot.expires == NEVER
+                                || slot.expires > self.clock.coarse_nanos() =>
+                        {
+                            Some(Begin::Hit(v.clone()))
+                        }
+                        State::Ready(_) => {
+                            let (slot, _) = entry.remove();
+                            self.account_removal(shard, &slot, Cause::Expired);
+                            removed = Some(slot);
+                            None
+                        }
+                        State::Pending(flight) => {
+                            let id = FlightId {
+                                store: self.addr(),
+                                shard: shard_i,
+                                stamp,
+                            };
+                            if crate::flight::is_running_here(id) {
+                                Some(Begin::Recursion)
+                            } else {
+                                shard.counters.coalesced += 1;
+                                Some(Begin::Wait(Arc::clone(
+                                    flight.get_or_insert_with(|| Arc::new(Flight::new())),
+                                )))
+                            }
+                        }
+                    }
+                }
+                Err(_) => None,
+            }
+            .unwrap_or_else(|| {
+                let stamp = shard.policy.fresh_stamp();
+                let mut meta = Meta::new(hash);
+                meta.stamp = stamp;
+                shard.table.insert_unique(
+                    hash,
+                    Slot {
+                        meta,
+                        rhash,
+                        expires: NEVER,
+                        key: owned,
+                        state: State::Pending(None),
+                    },
+                    |s| s.meta.hash,
+                );
+                shard.pending += 1;
+                self.index_add(rhash, hash);
+                Begin::Lead(FlightId {
+                    store: self.addr(),
+                    shard: shard_i,
+                    stamp,
+                })
+            })
+        };
+        drop(removed);
+        result
+    }
+
+    /// Whether the in-flight slot `id` is still in the table (not fenced off by invalidation).
+    fn find_pending<'a>(
+        shard: &'a mut Shard<K, V>,
+        hash: u64,
+        id: FlightId,
+    ) -> Option<hashbrown::hash_table::OccupiedEntry<'a, Slot<K, V>>> {
+        shard
+            .table
+            .find_entry(hash, |s| {
+                s.meta.stamp == id.stamp && matches!(s.state, State::Pending(_))
+            })
+            .ok()
+    }
+
+    /// Ends a computation: stores `value` if there is one and the slot was not fenced, and hands
+    /// it to waiters; otherwise removes the slot and tells waiters to start over.
+    pub(crate) fn finish(&self, hash: u64, id: FlightId, value: Option<V>, load_nanos: u64) {
+        let reserved = value.is_some() && self.ty.reserve(self);
+        let mut to_finish = None;
+        let mut removed = Removed::new();
+        {
+            let mut guard = self.lock(id.shard);
+            let shard = &mut *guard;
+            shard.counters.loads += 1;
+            shard.counters.load_nanos = shard.counters.load_nanos.saturating_add(load_nanos);
+            match Self::find_pending(shard, hash, id) {
+                Some(mut entry) => match value {
+                    Some(v) if reserved => {
+                        let slot = entry.get_mut();
+                        let State::Pending(flight) = std::mem::replace(
+                            &mut slot.state,
+                            State::Ready(v),
+                        ) else {
+                            unreachable!("find_pending only returns in-flight slots")
+                        };
+                        if let (Some(f), State::Ready(v)) = (flight, &slot.state) {
+                            to_finish = Some((f, v.clone()));
+                        }
+                        let ttl = self.info.ttl.or_else(|| self.ty.default_ttl_nanos());
+                        slot.expires = match ttl {
+                            Some(ttl) => clock::deadline(self.clock.precise_nanos(), ttl),
+                            None => NEVER,
+                        };
+                        shard.pending -= 1;
+                        shard.ready += 1;
+                        shard.counters.inserts += 1;
+                        if slot.expires != NEVER {
+                            shard.timed += 1;
+                            shard.next_expiry = shard.next_expiry.min(slot.expires);
+                        }
+                        let timed = slot.expires != NEVER;
+                        shard.policy.on_insert(&mut slot.meta);
+                        self.len.fetch_add(1, Ordering::Relaxed);
+                        if shard.policy.needs_compaction() {
+                            shard.policy.compact(&shard.table);
+                        }
+                        if timed {
+                            crate::housekeeper::ensure_started();
+                        }
+                    }
+                    _ => {
+                        let (slot, _) = entry.remove();
+                        self.detach_pending(shard, slot, &mut removed);
+                        if reserved {
+                            self.ty.release();
+                        }
+                    }
+                },
+                None => {
+                    if reserved {
+                        self.ty.release();
+                    }
+                }
+            }
+        }
+        if let Some((f, v)) = to_finish {
+            f.finish(v);
+        }
+        removed.settle();
+    }
+
+    /// The leader went away (panic or cancellation): remove its slot, wake waiters to retry.
+    pub(crate) fn abandon(&self, hash: u64, id: FlightId) {
+        let mut removed = Removed::new();
+        {
+            let mut guard = self.lock(id.shard);
+            let shard = &mut *guard;
+            if let Some(entry) = Self::find_pending(shard, hash, id) {
+                let (slot, _) = entry.remove();
+                self.detach_pending(shard, slot, &mut removed);
+            }
+        }
+        removed.settle();
+    }
+
+    /// Bookkeeping for an in-flight slot taken out of the table.
+    fn detach_pending(&self, shard: &mut Shard<K, V>, slot: Slot<K, V>, removed: &mut Removed<K, V>) {
+        shard.pending -= 1;
+        self.index_remove(slot.rhash, slot.meta.hash);
+        let mut slot = slot;
+        if let State::Pending(Some(f)) = std::mem::replace(&mut slot.state, State::Pending(None)) {
+            removed.flights.push(f);
+        }
+        removed.slots.push(slot);
+    }
+
+    /// Bookkeeping for a ready slot taken out of the table.
+    fn account_removal(&self, shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
+        shard.policy.on_remove(&slot.meta);
+        self.count_removal(shard, slot, cause);
+    }
+
+    /// Counters and index for a ready slot that left the table (the policy already knows).
+    fn count_removal(&self, shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
+        shard.ready -= 1;
+        if slot.expires != NEVER {
+            shard.timed -= 1;
+        }
+        let c = &mut shard.counters;
+        match cause {
+            Cause::Capacity => c.evicted += 1,
+            Cause::Expired => c.expired += 1,
+            Cause::Invalidated => c.invalidated += 1,
+            Cause::Replaced => c.replaced += 1,
+        }
+        self.index_remove(slot.rhash, slot.meta.hash);
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        self.ty.release();
+    }
+
+    /// Removes any slot (ready or in flight) under the lock, for invalidation.
+    fn remove_for_invalidation(&self, shard: &mut Shard<K, V>, slot: Slot<K, V>, removed: &mut Removed<K, V>) -> usize {
+        if matches!(slot.state, State::Ready(_)) {
+            self.account_removal(shard, &slot, Cause::Invalidated);
+            removed.slots.push(slot);
+            1
+        } else {
+            self.detach_pending(shard, slot, removed);
+            0
+        }
+    }
+
+    fn index_shard(&self, rhash: u64) -> Option<&Mutex<HashTable<IndexRecord>>> {
+        let index = self.index.as_ref()?;
+        Some(&index[(rhash >> self.shift) as usize & (index.len() - 1)])
+    }
+
+    fn index_add(&self, rhash: u64, hash: u64) {
+        if let Some(shard) = self.index_shard(rhash) {
+            let mut table = shard.lock();
+            match table.find_mut(rhash, |r| r.rhash == rhash && r.hash == hash) {
+                Some(r) => r.refs += 1,
+                None => {
+                    table.insert_unique(rhash, IndexRecord { rhash, hash, refs: 1 }, |r| r.rhash);
+                }
+            }
+        }
+    }
+
+    fn index_remove(&self, rhash: u64, hash: u64) {
+        if let Some(shard) = self.index_shard(rhash) {
+            let mut table = shard.lock();
+            if let Ok(entry) = table.find_entry(rhash, |r| r.rhash == rhash && r.hash == hash) {
+                if entry.get().refs > 1 {
+                    entry.into_mut().refs -= 1;
+                } else {
+                    entry.remove();
+                }
+            }
+        }
+    }
+
+    /// Inserts a ready value directly (manual API), replacing any ready value of the key.
+    ///
+    /// An in-flight computation of the key is fenced off: its result will not be stored.
+    pub(crate) fn insert<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q, value: V, ttl: Option<u64>) {
+        let hash = self.hash(key);
+        let owned = key.to_owned_key();
+        let rhash = self.rendered_hash(&owned);
+        if !self.ty.reserve(self) {
+            return;
+        }
+        let mut removed = Removed::new();
+        {
+            let mut guard = self.lock(self.shard_of(hash));
+            let shard = &mut *guard;
+            if let Ok(entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
+                let (old, _) = entry.remove();
+                if matches!(old.state, State::Ready(_)) {
+                    self.account_removal(shard, &old, Cause::Replaced);
+                    removed.slots.push(old);
+                } else {
+                    self.detach_pending(shard, old, &mut removed);
+                }
+            }
+            let ttl = ttl.or(self.info.ttl).or_else(|| self.ty.default_ttl_nanos());
+            let expires = match ttl {
+                Some(ttl) => clock::deadline(self.clock.precise_nanos(), ttl),
+                None => NEVER,
+            };
+            let mut slot = Slot {
+                meta: Meta::new(hash),
+                rhash,
+                expires,
+                key: owned,
+                state: State::Ready(value),
+            };
+            shard.policy.on_insert(&mut slot.meta);
+            shard.table.insert_unique(hash, slot, |s| s.meta.hash);
+            shard.ready += 1;
+            shard.counters.inserts += 1;
+            if expires != NEVER {
+                shard.timed += 1;
+                shard.next_expiry = shard.next_expiry.min(expires);
+                crate::housekeeper::ensure_started();
+            }
+            self.index_add(rhash, hash);
+            self.len.fetch_add(1, Ordering::Relaxed);
+            if shard.policy.needs_compaction() {
+                shard.policy.compact(&shard.table);
+            }
+        }
+        removed.settle();
+    }
+
+    /// Removes one key; true if a ready value was removed.
+    pub(crate) fn remove<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q) -> bool {
+        let hash = self.hash(key);
+        let mut removed = Removed::new();
+        let n = {
+            let mut guard = self.lock(self.shard_of(hash));
+            let shard = &mut *guard;
+            match shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
+                Ok(entry) => {
+                    let (slot, _) = entry.remove();
+                    self.remove_for_invalidation(shard, slot, &mut removed)
+                }
+                Err(_) => 0,
+            }
+        };
+        removed.settle();
+        n > 0
+    }
+
+    /// Whether the key has a ready, unexpired value (counts nothing).
+    pub(crate) fn contains<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q) -> bool {
+        let hash = self.hash(key);
+        let guard = self.lock(self.shard_of(hash));
+        guard.table.find(hash, |s| key.eq_key(&s.key)).is_some_and(|s| {
+            matches!(s.state, State::Ready(_))
+                && (s.expires == NEVER || s.expires > self.clock.coarse_nanos())
+        })
+    }
+
+    /// The number of ready entries (expired ones not yet swept included).
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Removes the slots whose rendered key is `text` exactly.
+    fn invalidate_exact(&self, text: &str) -> usize {
+        let Some(index_shard) = self.index_shard(self.text_hash(text)) else {
+            // Keys are their own text: look the key up directly.
+            return self.invalidate_own_text(text);
+        };
+        let rhash = self.text_hash(text);
+        let hashes: Vec<u64> = index_shard
+            .lock()
+            .iter_hash(rhash)
+            .filter(|r| r.rhash == rhash)
+            .map(|r| r.hash)
+            .collect();
+        let mut count = 0;
+        let mut removed = Removed::new();
+        let mut buf = String::new();
+        for hash in hashes {
+            let mut guard = self.lock(self.shard_of(hash));
+            let shard = &mut *guard;
+            loop {
+                let Ok(entry) = shard.table.find_entry(hash, |s| {
+                    s.rhash == rhash && {
+                        buf.clear();
+                        self.render_key(&s.key, &mut buf);
+                        buf == text
+                    }
+                }) else {
+                    break;
+                };
+                let (slot, _) = entry.remove();
+                count += self.remove_for_invalidation(shard, slot, &mut removed);
+            }
+        }
+        removed.settle();
+        count
+    }
+
+    fn invalidate_own_text(&self, text: &str) -> usize {
+        let hash = hash_key(&self.hasher, text);
+        let mut removed = Removed::new();
+        let count = {
+            let mut guard = self.lock(self.shard_of(hash));
+            let shard = &mut *guard;
+            let mut buf = String::new();
+            match shard.table.find_entry(hash, |s| {
+                buf.clear();
+                self.render_key(&s.key, &mut buf);
+                buf == text
+            }) {
+                Ok(entry) => {
+                    let (slot, _) = entry.remove();
+                    self.remove_for_invalidation(shard, slot, &mut removed)
+                }
+                Err(_) => 0,
+            }
+        };
+        removed.settle();
+        count
+    }
+
+    /// Removes every slot whose rendered key matches.
+    fn invalidate_scan(&self, pattern: &Pattern) -> usize {
+        let mut count = 0;
+        let mut buf = String::new();
+        for i in 0..self.shards.len() {
+            let mut removed = Removed::new();
+            {
+                let mut guard = self.lock(i);
+                let shard = &mut *guard;
+                let taken: Vec<Slot<K, V>> = shard
+                    .table
+                    .extract_if(|s| {
+                        buf.clear();
+                        self.render_key(&s.key, &mut buf);
+                        pattern.matches(&buf)
+                    })
+                    .collect();
+                for slot in taken {
+                    count += self.remove_for_invalidation(shard, slot, &mut removed);
+                }
+            }
+            removed.settle();
+        }
+        count
+    }
+
+    /// Removes everything; returns how many ready entries were removed.
+    pub(crate) fn clear_all(&self) -> usize {
+        let mut count = 0;
+        for i in 0..self.shards.len() {
+            let mut removed = Removed::new();
+            {
+                let mut guard = self.lock(i);
+                let shard = &mut *guard;
+                let taken: Vec<Slot<K, V>> = shard.table.drain().collect();
+                for slot in taken {
+                    if matches!(slot.state, State::Ready(_)) {
+                        self.count_removal(shard, &slot, Cause::Invalidated);
+                        count += 1;
+                        removed.slots.push(slot);
+                    } else {
+                        self.detach_pending(shard, slot, &mut removed);
+                    }
+                }
+                shard.policy.reset();
+                shard.next_expiry = NEVER;
+                shard.table.shrink_to_fit(|s| s.meta.hash);
+            }
+            removed.settle();
+        }
+        count
+    }
+
+    /// Evicts one ready entry by the policy, from the next shard that has one.
+    pub(crate) fn evict_one(&self) -> bool {
+        let n = self.shards.len();
+        let start = self.evict_cursor.fetch_add(1, Ordering::Relaxed);
+        for k in 0..n {
+            let i = (start + k) & (n - 1);
+            let victim = {
+                let mut guard = self.lock(i);
+                let shard = &mut *guard;
+                if shard.ready == 0 {
+                    continue;
+                }
+                let Some(slot) = shard.policy.evict(&mut shard.table) else {
+                    continue;
+                };
+                let expired =
+                    slot.expires != NEVER && slot.expires <= self.clock.coarse_nanos();
+                let cause = if expired { Cause::Expired } else { Cause::Capacity };
+                self.count_removal(shard, &slot, cause);
+                slot
+            };
+            drop(victim);
+            return true;
+        }
+        false
+    }
+
+    /// Removes expired entries from every shard whose earliest deadline has passed.
+    pub(crate) fn sweep(&self) -> usize {
+        let mut count = 0;
+        for i in 0..self.shards.len() {
+            let now = self.clock.coarse_nanos();
+            let taken = {
+                let mut guard = self.lock(i);
+                let shard = &mut *guard;
+                if shard.timed == 0 || shard.next_expiry > now {
+                    continue;
+                }
+                let mut next = NEVER;
+                let taken: Vec<Slot<K, V>> = shard
+                    .table
+                    .extract_if(|s| {
+                        let timed = matches!(s.state, State::Ready(_)) && s.expires != NEVER;
+                        if timed && s.expires <= now {
+                            return true;
+                        }
+                        if timed {
+                            next = next.min(s.expires);
+                        }
+                        false
+                    })
+                    .collect();
+                for slot in &taken {
+                    self.account_removal(shard, slot, Cause::Expired);
+                }
+                shard.next_expiry = next;
+                if shard.table.len() * 4 < shard.table.capacity() {
+                    shard.table.shrink_to(shard.table.len() * 2, |s| s.meta.hash);
+                }
+                if shard.policy.needs_compaction() {
+                    shard.policy.compact(&shard.table);
+                }
+                taken
+            };
+            count += taken.len();
+        }
+        count
+    }
+
+    /// Switches every shard to another eviction policy.
+    pub(crate) fn set_policy(&self, policy: EvictionPolicy) {
+        for i in 0..self.shards.len() {
+            let mut guard = self.lock(i);
+            let shard = &mut *guard;
+            if shard.policy.kind() != policy {
+                shard.policy.switch(policy, &mut shard.table);
+            }
+        }
+    }
+
+    /// Counters summed over the shards, with the current size.
+    pub(crate) fn counters(&self) -> (Counters, usize, usize) {
+        let mut total = Counters::default();
+        let (mut ready, mut pending) = (0, 0);
+        for i in 0..self.shards.len() {
+            let guard = self.lock(i);
+            total.add(&guard.counters);
+            ready += guard.ready;
+            pending += guard.pending;
+        }
+        (total, ready, pending)
+    }
+
+    /// The value of a ready key, without counting a lookup (manual `peek`).
+    pub(crate) fn peek<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q) -> Option<V> {
+        let hash = self.hash(key);
+        let guard = self.lock(self.shard_of(hash));
+        match guard.table.find(hash, |s| key.eq_key(&s.key)) {
+            Some(Slot {
+                state: State::Ready(v),
+                expires,
+                ..
+            }) if *expires == NEVER || *expires > self.clock.coarse_nanos() => Some(v.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// What the registry and cache types need of a store, whatever its key and value types.
+pub(crate) trait ErasedStore: Send + Sync + 'static {
+    fn as_any(&self) -> &dyn Any;
+    fn info(&self) -> &StoreInfo;
+    fn cache_type(&self) -> &'static CacheType;
+    fn len(&self) -> usize;
+    fn evict_one(&self) -> bool;
+    fn invalidate(&self, pattern: &Pattern) -> usize;
+    fn clear(&self) -> usize;
+    fn sweep(&self) -> usize;
+    fn set_policy(&self, policy: EvictionPolicy);
+    fn counters(&self) -> (Counters, usize, usize);
+}
+
+impl<K, V> ErasedStore for Store<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn info(&self) -> &StoreInfo {
+        &self.info
+    }
+
+    fn cache_type(&self) -> &'static CacheType {
+        self.ty
+    }
+
+    fn len(&self) -> usize {
+        Store::len(self)
+    }
+
+    fn evict_one(&self) -> bool {
+        Store::evict_one(self)
+    }
+
+    fn invalidate(&self, pattern: &Pattern) -> usize {
+        if let Some(prefix) = self.info.prefix {
+            match pattern.match_prefix(prefix) {
+                PrefixMatch::None => return 0,
+                PrefixMatch::All => return self.clear_all(),
+                PrefixMatch::Some => {}
+            }
+            if let Some(text) = pattern.exact() {
+                return self.invalidate_exact(text);
+            }
+        } else if let Some(text) = pattern.exact() {
+            return self.invalidate_own_text(text);
+        }
+        self.invalidate_scan(pattern)
+    }
+
+    fn clear(&self) -> usize {
+        self.clear_all()
+    }
+
+    fn sweep(&self) -> usize {
+        Store::sweep(self)
+    }
+
+    fn set_policy(&self, policy: EvictionPolicy) {
+        Store::set_policy(self, policy);
+    }
+
+    fn counters(&self) -> (Counters, usize, usize) {
+        Store::counters(self)
+    }
+}
+
+/// Approximate bytes of one entry of a store, besides the heap its key and value own.
+pub(crate) fn entry_bytes<K, V>(indexed: bool) -> usize {
+    let slot = std::mem::size_of::<Slot<K, V>>() + 1; // + hashbrown's control byte
+    let queue = 16; // one policy queue item
+    let index = if indexed {
+        std::mem::size_of::<IndexRecord>() + 1
+    } else {
+        0
+    };
+    // Tables run at most 7/8 full.
+    (slot + index) * 8 / 7 + queue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache_type::CacheType;
+    use crate::config::CacheConfig;
+
+    fn ty(capacity: usize) -> &'static CacheType {
+        let config = CacheConfig::builder().capacity(capacity).build().unwrap();
+        Box::leak(Box::new(CacheType::new("store_test", &config, true)))
+    }
+
+    fn store(capacity: usize) -> Store<Box<str>, u32> {
+        let info = StoreInfo {
+            name: String::new(),
+            prefix: None,
+            ttl: None,
+            entry_bytes: 0,
+        };
+        Store::new(ty(capacity), info, None)
+    }
+
+    #[test]
+    fn shard_counts_follow_capacity() {
+        assert_eq!(shard_count(10), 1);
+        assert_eq!(shard_count(1023), 1);
+        assert_eq!(shard_count(10_000), 8);
+        assert_eq!(shard_count(1_000_000), 256);
+        assert_eq!(shard_count(usize::MAX), 256);
+    }
+
+    #[test]
+    fn insert_lookup_remove_round_trip() {
+        let s = store(10);
+        s.insert("a", 1, None);
+        let h = s.hash("a");
+        assert!(matches!(s.lookup(h, "a"), Lookup::Hit(1)));
+        assert!(s.contains("a"));
+        assert!(s.remove("a"));
+        assert!(!s.contains("a"));
+        assert!(matches!(s.lookup(h, "a"), Lookup::Miss));
+        let (c, live, _) = s.counters();
+        assert_eq!((c.hits, c.misses, c.inserts, c.invalidated, live), (1, 1, 1, 1, 0));
+    }
+
+    #[test]
+    fn fenced_leader_does_not_store() {
+        let s = store(10);
+        let h = s.hash("k");
+        let Begin::Lead(id) = s.begin(h, "k", Box::from("k"), 0) else {
+            panic!("expected to lead")
+        };
+        assert_eq!(s.clear_all(), 0, "in-flight slots are not entries");
+        s.finish(h, id, Some(5), 0);
+        assert!(!s.contains("k"));
+        assert_eq!(s.ty.live(), 0);
+    }
+
+    #[test]
+    fn second_caller_waits_and_gets_the_value() {
+        let s = store(10);
+        let h = s.hash("k");
+        let Begin::Lead(id) = s.begin(h, "k", Box::from("k"), 0) else {
+            panic!("expected to lead")
+        };
+        let Begin::Wait(flight) = s.begin(h, "k", Box::from("k"), 0) else {
+            panic!("expected to wait")
+        };
+        s.finish(h, id, Some(9), 0);
+        assert_eq!(flight.wait(), Some(9));
+        assert_eq!(s.peek("k"), Some(9));
+    }
+
+    #[test]
+    fn abandoned_leader_releases_waiters() {
+        let s = store(10);
+        let h = s.hash("k");
+        let Begin::Lead(id) = s.begin(h, "k", Box::from("k"), 0) else {
+            panic!("expected to lead")
+        };
+        let Begin::Wait(flight) = s.begin(h, "k", Box::from("k"), 0) else {
+            panic!("expected to wait")
+        };
+        s.abandon(h, id);
+        assert_eq!(flight.wait(), None);
+        assert!(matches!(s.begin(h, "k", Box::from("k"), 0), Begin::Lead(_)));
+    }
+
+    #[test]
+    fn capacity_is_never_exceeded() {
+        let s = store(3);
+        for i in 0..10_u32 {
+            s.insert(&*i.to_string(), i, None);
+            assert!(s.len() <= 3);
+        }
+        let (c, live, _) = s.counters();
+        assert_eq!(live, 3);
+        assert_eq!(c.inserts, 10);
+        assert_eq!(c.evicted, 7);
+    }
+}
