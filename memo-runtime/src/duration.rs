@@ -219,7 +219,13 @@ mod tests {
 
     #[test]
     fn whitespace_and_signs_are_errors() {
-        for (text, position) in [(" 5s", 0), ("5s ", 2), ("-5s", 0), ("+5s", 0), ("1h 30m", 2)] {
+        for (text, position) in [
+            (" 5s", 0),
+            ("5s ", 2),
+            ("-5s", 0),
+            ("+5s", 0),
+            ("1h 30m", 2),
+        ] {
             assert_eq!(
                 parse_duration(text),
                 Err(DurationError::MissingNumber { position }),
@@ -289,7 +295,10 @@ mod tests {
 
     #[test]
     fn format_shows_sub_millisecond_remainders_in_ns() {
-        assert_eq!(format_duration(Duration::from_nanos(1_000_000_500)), "1s500ns");
+        assert_eq!(
+            format_duration(Duration::from_nanos(1_000_000_500)),
+            "1s500ns"
+        );
         assert_eq!(format_duration(Duration::from_nanos(7)), "7ns");
         assert_eq!(format_duration(Duration::new(0, 1_500_000)), "1ms500000ns");
     }

@@ -94,7 +94,7 @@ macro_rules! tuple_key_args {
             type Owned = ($($name::Owned,)+);
 
             #[inline]
-            fn hash_key<H: Hasher>(&self, state: &mut H) {
+            fn hash_key<Hs: Hasher>(&self, state: &mut Hs) {
                 $(self.$idx.hash_arg(state);)+
             }
 

@@ -147,10 +147,8 @@ impl Pattern {
     /// Runs in O(pattern length × key length) at worst, without recursion.
     #[must_use]
     pub fn matches(&self, key: &str) -> bool {
-        match key.strip_prefix(&*self.prefix) {
-            Some(rest) => match_tokens(&self.tokens[self.prefix_tokens..], rest),
-            None => false,
-        }
+        key.strip_prefix(&*self.prefix)
+            .is_some_and(|rest| match_tokens(&self.tokens[self.prefix_tokens..], rest))
     }
 
     /// The one key this pattern matches, when it has no `*`, `?` or class.
@@ -367,7 +365,9 @@ impl Token {
             Token::Literal(literal) => *literal == c,
             Token::Any => true,
             Token::Star => false,
-            Token::Class { negated, items } => items.iter().any(|item| item.contains(c)) != *negated,
+            Token::Class { negated, items } => {
+                items.iter().any(|item| item.contains(c)) != *negated
+            }
         }
     }
 }
@@ -546,7 +546,10 @@ mod tests {
         assert!(matches("[-a]", "-"));
         assert!(matches("[^-a]", "b"));
         assert!(!matches("[^-a]", "-"));
-        assert!(matches("[a-c-]", "-"), "a dash right after a range is literal");
+        assert!(
+            matches("[a-c-]", "-"),
+            "a dash right after a range is literal"
+        );
         assert!(matches("[a-c-]", "b"));
     }
 
@@ -687,12 +690,18 @@ mod tests {
         let p: Pattern = r"user:\*[a-c]*".parse().unwrap();
         assert_eq!(p.as_str(), r"user:\*[a-c]*");
         assert_eq!(p.to_string(), r"user:\*[a-c]*");
-        assert_eq!("[".parse::<Pattern>(), Err(PatternError::UnclosedClass { position: 0 }));
+        assert_eq!(
+            "[".parse::<Pattern>(),
+            Err(PatternError::UnclosedClass { position: 0 })
+        );
     }
 
     #[test]
     fn escape_escapes_only_pattern_characters() {
-        assert_eq!(escape_to_string(r"a*b?c[d]e\f^g-h:é"), r"a\*b\?c\[d\]e\\f^g-h:é");
+        assert_eq!(
+            escape_to_string(r"a*b?c[d]e\f^g-h:é"),
+            r"a\*b\?c\[d\]e\\f^g-h:é"
+        );
         let mut out = String::from("x:");
         escape("*", &mut out);
         assert_eq!(out, r"x:\*");
@@ -725,7 +734,10 @@ mod tests {
     #[test]
     fn match_prefix_of_a_lone_star_is_all() {
         assert_eq!(pattern("*").match_prefix(""), PrefixMatch::All);
-        assert_eq!(pattern("*").match_prefix("anything:at:all"), PrefixMatch::All);
+        assert_eq!(
+            pattern("*").match_prefix("anything:at:all"),
+            PrefixMatch::All
+        );
     }
 
     #[test]
@@ -735,8 +747,14 @@ mod tests {
         assert_eq!(pattern("*:*").match_prefix("user:"), PrefixMatch::All);
         assert_eq!(pattern("*:*").match_prefix("user"), PrefixMatch::Some);
         assert_eq!(pattern("?ser:*").match_prefix("user:"), PrefixMatch::All);
-        assert_eq!(pattern("[tu]ser:*").match_prefix("user:1"), PrefixMatch::All);
-        assert_eq!(pattern("[^u]ser:*").match_prefix("user:"), PrefixMatch::None);
+        assert_eq!(
+            pattern("[tu]ser:*").match_prefix("user:1"),
+            PrefixMatch::All
+        );
+        assert_eq!(
+            pattern("[^u]ser:*").match_prefix("user:"),
+            PrefixMatch::None
+        );
         assert_eq!(pattern("u?").match_prefix("user"), PrefixMatch::None);
         assert_eq!(pattern("*a*").match_prefix("xxa"), PrefixMatch::All);
     }
@@ -904,7 +922,7 @@ mod tests {
             prop::sample::select(vec![
                 "a", "b", ":", "é", "*", "**", "?", "[ab]", "[^a]", "[a-b]", "[b-a]", "[-a]",
                 "[a-]]", r"[\]]", r"[\\a]", "[^^]", r"\*", r"\?", r"\[", r"\\", "]", "^", "-",
-                "[é-ê]", "[:]",
+                "[é-ê]", "[:]", r"[\a-b]", r"[a-\]", r"[\--a]",
             ]),
             1..8,
         )

@@ -22,7 +22,7 @@ use crate::config::EvictionPolicy;
 use crate::flight::{Flight, FlightId};
 use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key};
 use crate::pattern::{Pattern, PrefixMatch};
-use crate::policy::{Meta, Policy, QueueId, Tracked};
+use crate::policy::{Meta, Policy, Tracked};
 use crate::stats::Counters;
 use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering, Padded};
 
@@ -33,6 +33,8 @@ pub(crate) struct StoreInfo {
     pub(crate) name: String,
     /// The rendered keys' first segment (function stores only).
     pub(crate) prefix: Option<&'static str>,
+    /// Whether the function has no key arguments: its one key is the prefix alone.
+    pub(crate) zero_arity: bool,
     /// The function's own TTL in nanoseconds, overriding the cache type's default.
     pub(crate) ttl: Option<u64>,
     /// Approximate bytes one entry takes besides the heap memory its key and value own.
@@ -378,13 +380,12 @@ where
     }
 
     /// Whether the in-flight slot `id` is still in the table (not fenced off by invalidation).
-    fn find_pending<'a>(
-        shard: &'a mut Shard<K, V>,
+    fn find_pending(
+        table: &mut HashTable<Slot<K, V>>,
         hash: u64,
         id: FlightId,
-    ) -> Option<hashbrown::hash_table::OccupiedEntry<'a, Slot<K, V>>> {
-        shard
-            .table
+    ) -> Option<hashbrown::hash_table::OccupiedEntry<'_, Slot<K, V>>> {
+        table
             .find_entry(hash, |s| {
                 s.meta.stamp == id.stamp && matches!(s.state, State::Pending(_))
             })
@@ -402,7 +403,7 @@ where
             let shard = &mut *guard;
             shard.counters.loads += 1;
             shard.counters.load_nanos = shard.counters.load_nanos.saturating_add(load_nanos);
-            match Self::find_pending(shard, hash, id) {
+            match Self::find_pending(&mut shard.table, hash, id) {
                 Some(mut entry) => match value {
                     Some(v) if reserved => {
                         let slot = entry.get_mut();
@@ -464,7 +465,7 @@ where
         {
             let mut guard = self.lock(id.shard);
             let shard = &mut *guard;
-            if let Some(entry) = Self::find_pending(shard, hash, id) {
+            if let Some(entry) = Self::find_pending(&mut shard.table, hash, id) {
                 let (slot, _) = entry.remove();
                 self.detach_pending(shard, slot, &mut removed);
             }
@@ -842,7 +843,8 @@ where
         (total, ready, pending)
     }
 
-    /// The value of a ready key, without counting a lookup (manual `peek`).
+    /// The value of a ready key, without counting a lookup.
+    #[cfg(test)]
     pub(crate) fn peek<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q) -> Option<V> {
         let hash = self.hash(key);
         let guard = self.lock(self.shard_of(hash));
@@ -898,7 +900,17 @@ where
 
     fn invalidate(&self, pattern: &Pattern) -> usize {
         if let Some(prefix) = self.info.prefix {
-            match pattern.match_prefix(prefix) {
+            if self.info.zero_arity {
+                return if pattern.matches(prefix) {
+                    self.clear_all()
+                } else {
+                    0
+                };
+            }
+            let mut start = String::with_capacity(prefix.len() + 1);
+            start.push_str(prefix);
+            start.push(':');
+            match pattern.match_prefix(&start) {
                 PrefixMatch::None => return 0,
                 PrefixMatch::All => return self.clear_all(),
                 PrefixMatch::Some => {}
@@ -953,14 +965,18 @@ mod tests {
         Box::leak(Box::new(CacheType::new("store_test", &config, true)))
     }
 
-    fn store(capacity: usize) -> Store<Box<str>, u32> {
+    fn store(capacity: usize) -> &'static Store<Box<str>, u32> {
         let info = StoreInfo {
             name: String::new(),
             prefix: None,
+            zero_arity: false,
             ttl: None,
             entry_bytes: 0,
         };
-        Store::new(ty(capacity), info, None)
+        let ty = ty(capacity);
+        let s: &'static Store<Box<str>, u32> = Box::leak(Box::new(Store::new(ty, info, None)));
+        ty.add_store(s);
+        s
     }
 
     #[test]

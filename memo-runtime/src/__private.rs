@@ -1,0 +1,38 @@
+//! Items used by the code that `#[cached]` and `#[invalidates]` generate. Not a public API:
+//! reached as `::memo::__private`, and free to change in any release.
+
+pub use crate::function::{Entry, Guard, Site, SiteMeta};
+pub use crate::key::{
+    ArgKey, KeyArgs, KeyGroup, KeyWriter, Render, RenderDebug, RenderDisplay, RenderOpaque,
+};
+pub use crate::outcome::{
+    Kind, KindTag, OptionKind, PlainKind, ResultKind, SelectOption, SelectPlain, SelectResult,
+};
+pub use crate::pattern::Pattern;
+
+use crate::pattern::escape;
+
+/// Whether a cache type name is valid (checked by the macros at compile time).
+#[must_use]
+pub fn is_valid_cache_type_name(name: &str) -> bool {
+    crate::config::check_name(name).is_ok()
+}
+
+/// Appends to `pattern` the rendered text of one argument, escaped so that it matches itself
+/// only (for `{arg}` placeholders in `#[invalidates]`). `render` writes the argument as a key
+/// part, exactly as `#[cached]` renders it:
+/// `push_arg(&mut p, |w| (&&&Render(&id)).render_arg(w))`.
+pub fn push_arg(pattern: &mut String, render: impl FnOnce(&mut KeyWriter<'_>)) {
+    let mut text = String::new();
+    render(&mut KeyWriter::new(&mut text));
+    // The writer starts every part with its `:` separator.
+    escape(text.strip_prefix(':').unwrap_or(&text), pattern);
+}
+
+/// Invalidates a pattern built by `#[invalidates]` after its body succeeded.
+///
+/// Literal patterns are checked at compile time and placeholders are escaped, so this cannot
+/// fail; should it, nothing is invalidated rather than panicking in the caller.
+pub fn invalidate_built(pattern: &str) -> usize {
+    crate::invalidate(pattern).unwrap_or(0)
+}

@@ -1,0 +1,328 @@
+//! The call path of a cached function: the per-function [`Site`] that generated code keeps in
+//! a `static`, and the get-or-compute protocol (sync and async side by side).
+//!
+//! A call hashes its borrowed arguments and looks them up; a hit clones the stored value and
+//! returns. A miss makes the owned key, then either joins a computation already running for the
+//! key (and waits for its value), or becomes the leader and gets a [`Guard`] to run the body
+//! with. The guard stores the result (if its [`Kind`] says so) and hands it to waiters; if it is
+//! dropped instead (the body panicked, or the future was dropped), a waiter takes over.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::error::CallError;
+use crate::flight::{FlightId, RunningMark, WaitFlight};
+use crate::key::{KeyArgs, RenderFn};
+use crate::outcome::Kind;
+use crate::registry::registry;
+use crate::store::{Begin, ErasedStore, Lookup, Store, StoreInfo, entry_bytes};
+use crate::sync::RwLock;
+
+/// What a cached function declares about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct SiteMeta {
+    /// The name shown in stats: `module::function` or `module::Type::method`.
+    pub name: &'static str,
+    /// The first segment of the rendered keys.
+    pub prefix: &'static str,
+    /// The cache type's name (empty for the default type).
+    pub cache_type: &'static str,
+    /// The function's own TTL, overriding the cache type's default.
+    pub ttl: Option<Duration>,
+}
+
+/// The static state of one cached function: its metadata and its store, made on first call.
+///
+/// A generic function has one store per instantiation (keys and values of different types never
+/// share a table); they all show under the function's name in stats.
+pub struct Site {
+    meta: SiteMeta,
+    first: OnceLock<&'static dyn ErasedStore>,
+    more: RwLock<Vec<&'static dyn ErasedStore>>,
+}
+
+/// The result of entering a cached call.
+#[derive(Debug)]
+pub enum Entry<R, G> {
+    /// The value, from the cache or from another caller's computation.
+    Hit(R),
+    /// This caller computes: run the body with the guard.
+    Miss(G),
+}
+
+impl Site {
+    /// A site for a function (const, for a `static`).
+    #[must_use]
+    pub const fn new(meta: SiteMeta) -> Self {
+        Self {
+            meta,
+            first: OnceLock::new(),
+            more: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// The store for these key and value types, registered on first use.
+    #[inline]
+    fn store<K, V>(&'static self, render: RenderFn<K>) -> &'static Store<K, V>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some(s) = self.first.get() {
+            if let Some(s) = s.as_any().downcast_ref::<Store<K, V>>() {
+                return s;
+            }
+        }
+        self.store_slow(render)
+    }
+
+    #[cold]
+    fn store_slow<K, V>(&'static self, render: RenderFn<K>) -> &'static Store<K, V>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let mut more = self.more.write();
+        let existing = self.first.get().into_iter().chain(more.iter());
+        for s in existing {
+            if let Some(s) = s.as_any().downcast_ref::<Store<K, V>>() {
+                return s;
+            }
+        }
+        let type_name = if self.meta.cache_type.is_empty() {
+            crate::config::DEFAULT_CACHE_TYPE
+        } else {
+            self.meta.cache_type
+        };
+        let ty = registry().cache_type(type_name);
+        let info = StoreInfo {
+            name: self.meta.name.to_owned(),
+            prefix: Some(self.meta.prefix),
+            zero_arity: std::any::TypeId::of::<K>() == std::any::TypeId::of::<()>(),
+            ttl: self.meta.ttl.map(crate::clock::duration_nanos),
+            entry_bytes: entry_bytes::<K, V>(true),
+        };
+        let store: &'static Store<K, V> = Box::leak(Box::new(Store::new(ty, info, Some(render))));
+        registry().add_store(store);
+        if self.first.set(store).is_err() {
+            more.push(store);
+        }
+        store
+    }
+
+    /// Enters a call: a hit, a value computed by another caller, or a guard to compute with.
+    ///
+    /// # Panics
+    ///
+    /// With the text of [`CallError::Recursion`] when the call waits for a computation of the
+    /// same key that this thread is running.
+    #[inline]
+    pub fn enter<A, Kd>(
+        &'static self,
+        key: &A,
+        kind: Kd,
+        render: RenderFn<A::Owned>,
+    ) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
+    where
+        A: KeyArgs + ?Sized,
+        Kd: Kind,
+    {
+        let store = self.store::<A::Owned, Kd::Stored>(render);
+        let hash = store.hash(key);
+        if let Lookup::Hit(v) = store.lookup(hash, key) {
+            return Entry::Hit(kind.join(v));
+        }
+        loop {
+            match begin(store, hash, key) {
+                Begin::Hit(v) => return Entry::Hit(kind.join(v)),
+                Begin::Lead(id) => return Entry::Miss(Guard::new(store, hash, id, kind)),
+                Begin::Wait(flight) => {
+                    if let Some(v) = flight.wait() {
+                        return Entry::Hit(kind.join(v));
+                    }
+                }
+                Begin::Recursion => recursion(store, key),
+            }
+        }
+    }
+
+    /// [`enter`](Self::enter) for async functions: the hit path completes on the first poll
+    /// without awaiting anything; a miss may wait for another caller's computation.
+    ///
+    /// # Panics
+    ///
+    /// As [`enter`](Self::enter).
+    pub async fn enter_async<A, Kd>(
+        &'static self,
+        key: &A,
+        kind: Kd,
+        render: RenderFn<A::Owned>,
+    ) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
+    where
+        A: KeyArgs + ?Sized,
+        Kd: Kind,
+    {
+        let store = self.store::<A::Owned, Kd::Stored>(render);
+        let hash = store.hash(key);
+        if let Lookup::Hit(v) = store.lookup(hash, key) {
+            return Entry::Hit(kind.join(v));
+        }
+        loop {
+            match begin(store, hash, key) {
+                Begin::Hit(v) => return Entry::Hit(kind.join(v)),
+                Begin::Lead(id) => return Entry::Miss(Guard::new(store, hash, id, kind)),
+                Begin::Wait(flight) => {
+                    if let Some(v) = (WaitFlight { flight }).await {
+                        return Entry::Hit(kind.join(v));
+                    }
+                }
+                Begin::Recursion => recursion(store, key),
+            }
+        }
+    }
+}
+
+/// The second look of the miss path, with the owned key made outside the lock.
+pub(crate) fn begin<K, V, A>(store: &Store<K, V>, hash: u64, key: &A) -> Begin<V>
+where
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    A: KeyArgs<Owned = K> + ?Sized,
+{
+    let owned = key.to_owned_key();
+    let rhash = store.rendered_hash(&owned);
+    store.begin(hash, key, owned, rhash)
+}
+
+#[cold]
+fn recursion<K, V, A>(store: &Store<K, V>, key: &A) -> !
+where
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    A: KeyArgs<Owned = K> + ?Sized,
+{
+    let mut text = String::new();
+    store.render_key(&key.to_owned_key(), &mut text);
+    panic!("memo: {}", CallError::Recursion { key: text })
+}
+
+/// The leader's side of a computation: settles the in-flight slot exactly once, by
+/// [`finish`](Self::finish) or, if dropped first, by abandoning it.
+pub(crate) struct Leader<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    store: &'static Store<K, V>,
+    hash: u64,
+    id: FlightId,
+    started: Instant,
+    settled: bool,
+}
+
+impl<K, V> Leader<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn new(store: &'static Store<K, V>, hash: u64, id: FlightId) -> Self {
+        Self {
+            store,
+            hash,
+            id,
+            started: Instant::now(),
+            settled: false,
+        }
+    }
+
+    pub(crate) fn id(&self) -> FlightId {
+        self.id
+    }
+
+    pub(crate) fn finish(mut self, value: Option<V>) {
+        self.settled = true;
+        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.store.finish(self.hash, self.id, value, nanos);
+    }
+}
+
+impl<K, V> Drop for Leader<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if !self.settled {
+            self.store.abandon(self.hash, self.id);
+        }
+    }
+}
+
+/// Held by the caller that computes a missing value; run the body with [`run`](Self::run) or
+/// [`run_async`](Self::run_async).
+///
+/// Dropping the guard without running (or while running: a panic, a dropped future) removes
+/// the in-flight slot and wakes the waiters, one of which then computes.
+pub struct Guard<K, Kd>
+where
+    K: Send + Sync + 'static,
+    Kd: Kind,
+{
+    leader: Leader<K, Kd::Stored>,
+    kind: Kd,
+}
+
+impl<K, Kd> Guard<K, Kd>
+where
+    K: Send + Sync + 'static,
+    Kd: Kind,
+{
+    fn new(store: &'static Store<K, Kd::Stored>, hash: u64, id: FlightId, kind: Kd) -> Self {
+        Self {
+            leader: Leader::new(store, hash, id),
+            kind,
+        }
+    }
+
+    /// Runs the body, stores what its kind says to store, and returns its output.
+    pub fn run(self, body: impl FnOnce() -> Kd::Output) -> Kd::Output {
+        let out = {
+            let _running = RunningMark::new(self.leader.id());
+            body()
+        };
+        self.finish(out)
+    }
+
+    /// Runs an async body; the computation counts as running on a thread only while it is
+    /// polled there, so other tasks on the same thread are never mistaken for recursion.
+    pub async fn run_async<F>(self, body: F) -> Kd::Output
+    where
+        F: Future<Output = Kd::Output>,
+    {
+        let id = self.leader.id();
+        let mut body = std::pin::pin!(body);
+        let out = std::future::poll_fn(|cx| {
+            let _running = RunningMark::new(id);
+            body.as_mut().poll(cx)
+        })
+        .await;
+        self.finish(out)
+    }
+
+    fn finish(self, out: Kd::Output) -> Kd::Output {
+        let (out, stored) = self.kind.split(out);
+        self.leader.finish(stored);
+        out
+    }
+}
+
+impl<K, Kd> std::fmt::Debug for Guard<K, Kd>
+where
+    K: Send + Sync + 'static,
+    Kd: Kind,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,240 @@
+//! The manual API: a handle per cache type with string keys and values of any
+//! `Clone + Send + Sync + 'static` type (the seeds' `get_cache('url').set/get/delete/exists`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache_type::{CacheType, ManualStore, ManualValue};
+use crate::clock::duration_nanos;
+use crate::config::CacheConfig;
+use crate::error::{CallError, PatternError};
+use crate::flight::RunningMark;
+use crate::function::{Leader, begin};
+use crate::pattern::Pattern;
+use crate::stats::{Activity, CacheTypeStats};
+use crate::store::{Begin, Lookup};
+
+/// A handle to one cache type: string keys, values of any `Clone + Send + Sync + 'static` type.
+///
+/// Get one with [`cache`](crate::cache()) or [`configure`](crate::configure); handles are cheap
+/// to copy and all handles of a name reach the same entries. The keys of this API are their own
+/// rendered text, so `memo::invalidate("user:*")` reaches `"user:1"` here as it reaches the
+/// entries of a function with prefix `user`.
+///
+/// [`get`](Self::get), [`insert`](Self::insert), [`remove`](Self::remove) and
+/// [`contains`](Self::contains) see the entries made through this API; [`len`](Self::len),
+/// [`clear`](Self::clear) and [`invalidate`](Self::invalidate) act on the whole cache type,
+/// including the entries of cached functions that store in it.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let url = memo::cache("doc_manual")?;
+/// url.insert("abc", "https://example.org".to_owned());
+/// url.insert_with_ttl("tmp", 5_u32, Duration::from_secs(60));
+/// assert_eq!(url.get::<String>("abc").as_deref(), Some("https://example.org"));
+/// assert!(url.contains("tmp"));
+/// assert!(url.remove("tmp"));
+/// assert_eq!(url.len(), 1);
+/// assert_eq!(url.clear(), 1);
+/// # Ok::<(), memo::ConfigError>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct Cache {
+    ty: &'static CacheType,
+}
+
+impl Cache {
+    pub(crate) fn new(ty: &'static CacheType) -> Self {
+        Self { ty }
+    }
+
+    fn store(&self) -> &'static ManualStore {
+        self.ty.manual_store()
+    }
+
+    /// The cache type's name.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.ty.name
+    }
+
+    /// The configuration in force.
+    #[must_use]
+    pub fn config(&self) -> CacheConfig {
+        self.ty.config()
+    }
+
+    /// Stores `value` under `key` with the cache type's default TTL, replacing any value there.
+    ///
+    /// A computation of the same key in progress (through
+    /// [`get_or_insert_with`](Self::get_or_insert_with)) will not overwrite it.
+    pub fn insert<V: Send + Sync + 'static>(&self, key: &str, value: V) {
+        self.store().insert(key, Arc::new(value) as ManualValue, None);
+    }
+
+    /// Stores `value` under `key` for `ttl` (a zero TTL stores an entry that is already expired).
+    pub fn insert_with_ttl<V: Send + Sync + 'static>(&self, key: &str, value: V, ttl: Duration) {
+        self.store()
+            .insert(key, Arc::new(value) as ManualValue, Some(duration_nanos(ttl)));
+    }
+
+    /// A copy of the value under `key`, if there is one of type `V` and it has not expired.
+    ///
+    /// Counts a hit or a miss. A value stored with another type reads as `None` (and counts as
+    /// a hit, since the key was found).
+    #[must_use]
+    pub fn get<V: Clone + 'static>(&self, key: &str) -> Option<V> {
+        self.get_arc(key)
+            .and_then(|v| v.downcast_ref::<V>().cloned())
+    }
+
+    fn get_arc(&self, key: &str) -> Option<ManualValue> {
+        let store = self.store();
+        match store.lookup(store.hash(key), key) {
+            Lookup::Hit(v) => Some(v),
+            Lookup::Miss => None,
+        }
+    }
+
+    /// The value under `key`, computing and storing it with `compute` if there is none.
+    ///
+    /// # Concurrent calls on the same key
+    ///
+    /// Only one caller computes; the others wait and get a copy of its value. If the computing
+    /// caller panics, one of the waiters computes instead. If the key holds a value of another
+    /// type, `compute` runs and its value is returned without being stored.
+    ///
+    /// # Panics
+    ///
+    /// If `compute` calls `get_or_insert_with` on the same key (it would wait for itself
+    /// forever); see [`try_get_or_insert_with`](Self::try_get_or_insert_with). A panic in
+    /// `compute` reaches the caller.
+    pub fn get_or_insert_with<V, F>(&self, key: &str, compute: F) -> V
+    where
+        V: Clone + Send + Sync + 'static,
+        F: FnOnce() -> V,
+    {
+        match self.try_get_or_insert_with(key, compute) {
+            Ok(v) => v,
+            Err(e) => panic!("memo: {e}"),
+        }
+    }
+
+    /// [`get_or_insert_with`](Self::get_or_insert_with) that reports a recursive call on the same
+    /// key as an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Recursion`] if `compute` (directly or not) asks for the same key.
+    pub fn try_get_or_insert_with<V, F>(&self, key: &str, compute: F) -> Result<V, CallError>
+    where
+        V: Clone + Send + Sync + 'static,
+        F: FnOnce() -> V,
+    {
+        let store = self.store();
+        let hash = store.hash(key);
+        let found = match store.lookup(hash, key) {
+            Lookup::Hit(v) => Some(v),
+            Lookup::Miss => loop {
+                match begin(store, hash, key) {
+                    Begin::Hit(v) => break Some(v),
+                    Begin::Wait(flight) => {
+                        if let Some(v) = flight.wait() {
+                            break Some(v);
+                        }
+                    }
+                    Begin::Recursion => {
+                        return Err(CallError::Recursion {
+                            key: key.to_owned(),
+                        });
+                    }
+                    Begin::Lead(id) => {
+                        let leader = Leader::new(store, hash, id);
+                        let value = {
+                            let _running = RunningMark::new(id);
+                            compute()
+                        };
+                        leader.finish(Some(Arc::new(value.clone()) as ManualValue));
+                        return Ok(value);
+                    }
+                }
+            },
+        };
+        match found.as_deref().and_then(|v| v.downcast_ref::<V>()) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(compute()),
+        }
+    }
+
+    /// Removes `key`; true if it held a value.
+    pub fn remove(&self, key: &str) -> bool {
+        self.store().remove(key)
+    }
+
+    /// Whether `key` holds an unexpired value (counts no lookup).
+    #[must_use]
+    pub fn contains(&self, key: &str) -> bool {
+        self.store().contains(key)
+    }
+
+    /// Entries held by the cache type, functions' entries included.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ty.stores().iter().map(|s| s.len()).sum()
+    }
+
+    /// Whether the cache type holds no entry.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every entry of the cache type; returns how many. Computations in progress will
+    /// not store their results.
+    pub fn clear(&self) -> usize {
+        self.ty.stores().iter().map(|s| s.clear()).sum()
+    }
+
+    /// Removes the entries of this cache type whose rendered key matches `pattern`.
+    ///
+    /// # Errors
+    ///
+    /// A [`PatternError`] if the pattern is malformed; nothing is removed then.
+    pub fn invalidate(&self, pattern: &str) -> Result<usize, PatternError> {
+        let pattern = Pattern::new(pattern)?;
+        Ok(self
+            .ty
+            .stores()
+            .iter()
+            .map(|s| s.invalidate(&pattern))
+            .sum())
+    }
+
+    /// Removes the expired entries of this cache type now; returns how many.
+    pub fn sweep_expired(&self) -> usize {
+        self.ty.stores().iter().map(|s| s.sweep()).sum()
+    }
+
+    /// A snapshot of this cache type's counters.
+    #[must_use]
+    pub fn stats(&self) -> CacheTypeStats {
+        let mut activity = Activity::default();
+        for s in self.ty.stores() {
+            let (c, size, pending) = s.counters();
+            activity.merge(&Activity::from_counters(&c, size, pending, s.info().entry_bytes));
+        }
+        crate::registry::type_stats(self.ty, activity)
+    }
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("name", &self.ty.name)
+            .field("len", &self.len())
+            .finish()
+    }
+}

@@ -1,0 +1,244 @@
+//! The process-wide registry: every cache type by name and every store, and the operations that
+//! span them (configuration, invalidation, clearing, sweeping, stats).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use crate::cache_type::CacheType;
+use crate::config::{CacheConfig, DEFAULT_CACHE_TYPE, check_name};
+use crate::error::{ConfigError, PatternError};
+use crate::manual::Cache;
+use crate::pattern::Pattern;
+use crate::stats::{Activity, CacheTypeStats, FunctionStats, Stats};
+use crate::store::ErasedStore;
+use crate::sync::RwLock;
+
+pub(crate) struct Registry {
+    types: RwLock<HashMap<&'static str, &'static CacheType>>,
+    stores: RwLock<Vec<&'static dyn ErasedStore>>,
+}
+
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
+    types: RwLock::new(HashMap::new()),
+    stores: RwLock::new(Vec::new()),
+});
+
+pub(crate) fn registry() -> &'static Registry {
+    &REGISTRY
+}
+
+impl Registry {
+    /// The cache type `name`, made with the default configuration if it does not exist.
+    pub(crate) fn cache_type(&self, name: &str) -> &'static CacheType {
+        if let Some(t) = self.types.read().get(name) {
+            return t;
+        }
+        let mut types = self.types.write();
+        if let Some(t) = types.get(name) {
+            return t;
+        }
+        let name: &'static str = Box::leak(Box::from(name));
+        let t: &'static CacheType =
+            Box::leak(Box::new(CacheType::new(name, &CacheConfig::default(), false)));
+        types.insert(name, t);
+        t
+    }
+
+    fn configure(&self, name: &str, config: &CacheConfig) -> Result<&'static CacheType, ConfigError> {
+        check_name(name)?;
+        let mut types = self.types.write();
+        if let Some(t) = types.get(name).copied() {
+            drop(types);
+            if !t.clock().same_as(config.clock()) && (config.has_custom_clock() || t.clock().is_manual()) {
+                return Err(ConfigError::ClockInUse {
+                    name: name.to_owned(),
+                });
+            }
+            t.apply(config);
+            return Ok(t);
+        }
+        let name: &'static str = Box::leak(Box::from(name));
+        let t: &'static CacheType = Box::leak(Box::new(CacheType::new(name, config, true)));
+        types.insert(name, t);
+        Ok(t)
+    }
+
+    pub(crate) fn add_store(&self, store: &'static dyn ErasedStore) {
+        self.stores.write().push(store);
+        store.cache_type().add_store(store);
+    }
+
+    pub(crate) fn stores(&self) -> Vec<&'static dyn ErasedStore> {
+        self.stores.read().clone()
+    }
+
+    fn types(&self) -> Vec<&'static CacheType> {
+        let mut v: Vec<_> = self.types.read().values().copied().collect();
+        v.sort_by_key(|t| t.name);
+        v
+    }
+}
+
+/// Configures the cache type `name`, creating it or changing it in place, and returns its
+/// handle.
+///
+/// A cache type in use takes the new capacity, default TTL and policy at once: a smaller
+/// capacity evicts entries until it fits, a new default TTL applies to entries stored from now
+/// on. Call it before the first call that uses the type to choose its clock.
+///
+/// # Errors
+///
+/// [`ConfigError::InvalidName`] for a name that is empty or has characters other than ASCII
+/// letters, digits, `_`, `-`, `.` and `:`; [`ConfigError::ClockInUse`] when the type was already
+/// made with another clock.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use memo::CacheConfig;
+///
+/// // The URL shortener's cache types.
+/// memo::configure("doc_url", CacheConfig::builder().capacity(5_000).ttl(Duration::from_secs(3600)).build()?)?;
+/// memo::configure("doc_user", CacheConfig::builder().capacity(1_000).ttl(Duration::from_secs(1800)).build()?)?;
+/// assert_eq!(memo::cache("doc_url")?.config().capacity(), 5_000);
+/// # Ok::<(), memo::ConfigError>(())
+/// ```
+pub fn configure(name: &str, config: CacheConfig) -> Result<Cache, ConfigError> {
+    registry().configure(name, &config).map(Cache::new)
+}
+
+/// The handle of the cache type `name`, made with the default configuration if nothing
+/// configured it (stats then show it as not configured).
+///
+/// # Errors
+///
+/// [`ConfigError::InvalidName`] for a name that is empty or has characters other than ASCII
+/// letters, digits, `_`, `-`, `.` and `:`.
+pub fn cache(name: &str) -> Result<Cache, ConfigError> {
+    check_name(name)?;
+    Ok(Cache::new(registry().cache_type(name)))
+}
+
+/// The handle of the cache type that functions naming none use ([`DEFAULT_CACHE_TYPE`]).
+#[must_use]
+pub fn default_cache() -> Cache {
+    Cache::new(registry().cache_type(DEFAULT_CACHE_TYPE))
+}
+
+/// Removes, from every cache type, the entries whose rendered key matches `pattern`, and returns
+/// how many were removed.
+///
+/// Patterns follow Redis `MATCH`: `*` any run of characters, `?` one character, `[abc]`,
+/// `[a-z]`, `[^a]` a class, `\` escapes. A pattern without wildcards removes that one key; a
+/// pattern `prefix:*` removes a function's entries without looking at other functions.
+///
+/// Once this returns, no call that starts afterwards can see a value computed before it began:
+/// computations in progress on matching keys will not store their results.
+///
+/// # Errors
+///
+/// A [`PatternError`] if the pattern is malformed; nothing is removed then.
+///
+/// # Example
+///
+/// ```
+/// let users = memo::cache("doc_invalidate")?;
+/// users.insert("user:1", "ada".to_owned());
+/// users.insert("user:2", "bob".to_owned());
+/// users.insert("team:1", "core".to_owned());
+/// assert_eq!(memo::invalidate("user:*")?, 2);
+/// assert!(users.contains("team:1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn invalidate(pattern: &str) -> Result<usize, PatternError> {
+    let pattern = Pattern::new(pattern)?;
+    Ok(invalidate_pattern(&pattern))
+}
+
+/// [`invalidate`] with a pattern checked beforehand.
+pub fn invalidate_pattern(pattern: &Pattern) -> usize {
+    registry()
+        .stores()
+        .into_iter()
+        .map(|s| s.invalidate(pattern))
+        .sum()
+}
+
+/// Removes every entry of every cache type; returns how many were removed. Computations in
+/// progress will not store their results.
+pub fn clear_all() -> usize {
+    registry().stores().into_iter().map(|s| s.clear()).sum()
+}
+
+/// Removes every expired entry now, in every cache type, and returns how many.
+///
+/// The background housekeeper does this by itself a few times a second; call it to make
+/// memory use deterministic, e.g. in a test that moves a [`ManualClock`](crate::ManualClock).
+pub fn sweep_expired() -> usize {
+    registry().stores().into_iter().map(|s| s.sweep()).sum()
+}
+
+/// The stats entry of one cache type.
+pub(crate) fn type_stats(t: &CacheType, activity: Activity) -> CacheTypeStats {
+    CacheTypeStats {
+        name: t.name.to_owned(),
+        configured: t.is_configured(),
+        capacity: t.capacity(),
+        default_ttl_ms: t.default_ttl().map(millis),
+        policy: t.policy(),
+        manual_clock: t.clock().is_manual(),
+        activity,
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A snapshot of every cache type and every cached function that has run.
+///
+/// # Example
+///
+/// ```
+/// let c = memo::cache("doc_stats")?;
+/// c.insert("k", 1_u8);
+/// assert_eq!(c.get::<u8>("k"), Some(1));
+/// assert_eq!(c.get::<u8>("absent"), None);
+/// let stats = memo::stats();
+/// let t = stats.cache_type("doc_stats").unwrap();
+/// assert_eq!((t.activity.hits, t.activity.misses, t.activity.size), (1, 1, 1));
+/// # Ok::<(), memo::ConfigError>(())
+/// ```
+#[must_use]
+pub fn stats() -> Stats {
+    let mut cache_types = Vec::new();
+    let mut functions = Vec::new();
+    let mut totals = Activity::default();
+    for t in registry().types() {
+        let mut activity = Activity::default();
+        for s in t.stores() {
+            let (c, size, pending) = s.counters();
+            let a = Activity::from_counters(&c, size, pending, s.info().entry_bytes);
+            activity.merge(&a);
+            if let Some(prefix) = s.info().prefix {
+                functions.push(FunctionStats {
+                    name: s.info().name.clone(),
+                    prefix: prefix.to_owned(),
+                    cache_type: t.name.to_owned(),
+                    ttl_ms: s.info().ttl.map(|n| millis(Duration::from_nanos(n))),
+                    activity: a,
+                });
+            }
+        }
+        totals.merge(&activity);
+        cache_types.push(type_stats(t, activity));
+    }
+    functions.sort_by(|a, b| a.name.cmp(&b.name));
+    Stats {
+        cache_types,
+        functions,
+        totals,
+    }
+}

@@ -1,0 +1,1 @@
+//! trybuild harness package (tests only).
