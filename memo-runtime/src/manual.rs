@@ -169,6 +169,62 @@ impl Cache {
         }
     }
 
+    /// [`get_or_insert_with`](Self::get_or_insert_with) for async computations, on any
+    /// executor. A hit completes on the first poll without awaiting anything.
+    ///
+    /// # Concurrent calls on the same key
+    ///
+    /// Only one caller computes; the others wait (without blocking their thread) and get a copy
+    /// of its value. If the computing future is dropped or panics, a waiting caller computes
+    /// instead.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Recursion`] if `compute` (directly or not) asks for the same key while being
+    /// polled.
+    pub async fn get_or_insert_with_async<V, F, Fut>(&self, key: &str, compute: F) -> Result<V, CallError>
+    where
+        V: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = V>,
+    {
+        let store = self.store();
+        let hash = store.hash(key);
+        let found = match store.lookup(hash, key) {
+            Lookup::Hit(v) => Some(v),
+            Lookup::Miss => loop {
+                match begin(store, hash, key) {
+                    Begin::Hit(v) => break Some(v),
+                    Begin::Wait(flight) => {
+                        if let Some(v) = (crate::flight::WaitFlight { flight }).await {
+                            break Some(v);
+                        }
+                    }
+                    Begin::Recursion => {
+                        return Err(CallError::Recursion {
+                            key: key.to_owned(),
+                        });
+                    }
+                    Begin::Lead(id) => {
+                        let leader = Leader::new(store, hash, id);
+                        let mut fut = std::pin::pin!(compute());
+                        let value = std::future::poll_fn(|cx| {
+                            let _running = RunningMark::new(id);
+                            fut.as_mut().poll(cx)
+                        })
+                        .await;
+                        leader.finish(Some(Arc::new(value.clone()) as ManualValue));
+                        return Ok(value);
+                    }
+                }
+            },
+        };
+        match found.as_deref().and_then(|v| v.downcast_ref::<V>()) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(compute().await),
+        }
+    }
+
     /// Removes `key`; true if it held a value.
     pub fn remove(&self, key: &str) -> bool {
         self.store().remove(key)

@@ -199,3 +199,50 @@ mod tests {
         assert_eq!(stored(k, Err(1)), Some(Err(1)));
     }
 }
+
+/// Whether a function's output counts as success for `#[invalidates]`: `Ok` for a `Result`,
+/// any value otherwise. Selected by autoref like [`KindTag`]:
+/// `(&&Succeeded(&out)).memo_succeeded()`.
+#[derive(Debug)]
+pub struct Succeeded<'a, R>(pub &'a R);
+
+/// `Result`: success is `Ok`.
+pub trait SucceededResult {
+    /// Whether the output is a success.
+    fn memo_succeeded(&self) -> bool;
+}
+
+/// Anything else: always a success.
+pub trait SucceededAny {
+    /// Whether the output is a success.
+    fn memo_succeeded(&self) -> bool;
+}
+
+impl<T, E> SucceededResult for &Succeeded<'_, Result<T, E>> {
+    fn memo_succeeded(&self) -> bool {
+        self.0.is_ok()
+    }
+}
+
+impl<R> SucceededAny for Succeeded<'_, R> {
+    fn memo_succeeded(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod succeeded_tests {
+    use super::*;
+
+    type Alias = Result<(), u8>;
+
+    #[test]
+    fn results_succeed_only_when_ok_and_other_values_always() {
+        let ok: Alias = Ok(());
+        let err: Alias = Err(1);
+        assert!((&&Succeeded(&ok)).memo_succeeded());
+        assert!(!(&&Succeeded(&err)).memo_succeeded());
+        assert!((&&Succeeded(&None::<u8>)).memo_succeeded());
+        assert!((&&Succeeded(&5)).memo_succeeded());
+    }
+}
