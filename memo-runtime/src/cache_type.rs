@@ -1,9 +1,9 @@
 //! A named cache type: the capacity, default TTL, policy and clock shared by the stores of the
 //! functions (and the manual handle) that use it.
 
-use std::sync::OnceLock;
-use std::sync::Arc;
 use std::any::Any;
+use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::clock::{Clock, NEVER, duration_nanos};
@@ -172,11 +172,12 @@ impl CacheType {
             return only.evict_one();
         }
         let is_requester = |s: &&'static dyn ErasedStore| {
-            requester.is_some_and(|r| std::ptr::addr_eq(std::ptr::from_ref(*s), std::ptr::from_ref(r)))
+            requester
+                .is_some_and(|r| std::ptr::addr_eq(std::ptr::from_ref(*s), std::ptr::from_ref(r)))
         };
         let mut order: Vec<&'static dyn ErasedStore> = stores.clone();
         drop(stores);
         order.sort_by_key(|s| std::cmp::Reverse((s.len(), is_requester(s))));
-        order.into_iter().any(|s| s.evict_one())
+        order.into_iter().any(ErasedStore::evict_one)
     }
 }

@@ -206,7 +206,10 @@ mod tests {
     #[test]
     fn zero_ttl_is_rejected_and_no_ttl_is_not() {
         assert_eq!(
-            CacheConfig::builder().ttl(Duration::ZERO).build().unwrap_err(),
+            CacheConfig::builder()
+                .ttl(Duration::ZERO)
+                .build()
+                .unwrap_err(),
             ConfigError::ZeroTtl
         );
         let c = CacheConfig::builder()

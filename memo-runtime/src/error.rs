@@ -42,9 +42,9 @@ pub enum PatternError {
 impl fmt::Display for PatternError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Empty => f.write_str(
-                "empty pattern: write the key to invalidate, or `*` to match every key",
-            ),
+            Self::Empty => {
+                f.write_str("empty pattern: write the key to invalidate, or `*` to match every key")
+            }
             Self::UnclosedClass { position } => write!(
                 f,
                 "unclosed character class: the `[` at byte {position} needs a closing `]` (write `\\[` for a literal `[`)"

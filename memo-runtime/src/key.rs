@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(owned, (name.clone(), 7));
         assert!(borrowed.eq_key(&owned));
         assert!(!("bob", &7_u32).eq_key(&owned));
-        assert_eq!(hash_key(&state, &borrowed), hash_key(&state, &(name.as_str(), &7_u32)));
+        assert_eq!(
+            hash_key(&state, &borrowed),
+            hash_key(&state, &(name.as_str(), &7_u32))
+        );
     }
 
     #[test]

@@ -50,7 +50,9 @@ pub use config::{CacheConfig, CacheConfigBuilder, DEFAULT_CACHE_TYPE, EvictionPo
 pub use duration::{format_duration, parse_duration};
 pub use error::{CallError, ConfigError, DurationError, PatternError};
 pub use manual::Cache;
-pub use pattern::{Pattern, PrefixMatch, escape as escape_pattern, escape_to_string as escape_pattern_to_string};
+pub use pattern::{
+    Pattern, PrefixMatch, escape as escape_pattern, escape_to_string as escape_pattern_to_string,
+};
 pub use registry::{
     cache, clear_all, configure, default_cache, invalidate, invalidate_pattern, stats,
     sweep_expired,

@@ -51,7 +51,7 @@ impl Cache {
         Self { ty }
     }
 
-    fn store(&self) -> &'static ManualStore {
+    fn store(self) -> &'static ManualStore {
         self.ty.manual_store()
     }
 
@@ -72,13 +72,17 @@ impl Cache {
     /// A computation of the same key in progress (through
     /// [`get_or_insert_with`](Self::get_or_insert_with)) will not overwrite it.
     pub fn insert<V: Send + Sync + 'static>(&self, key: &str, value: V) {
-        self.store().insert(key, Arc::new(value) as ManualValue, None);
+        self.store()
+            .insert(key, Arc::new(value) as ManualValue, None);
     }
 
     /// Stores `value` under `key` for `ttl` (a zero TTL stores an entry that is already expired).
     pub fn insert_with_ttl<V: Send + Sync + 'static>(&self, key: &str, value: V, ttl: Duration) {
-        self.store()
-            .insert(key, Arc::new(value) as ManualValue, Some(duration_nanos(ttl)));
+        self.store().insert(
+            key,
+            Arc::new(value) as ManualValue,
+            Some(duration_nanos(ttl)),
+        );
     }
 
     /// A copy of the value under `key`, if there is one of type `V` and it has not expired.
@@ -91,7 +95,7 @@ impl Cache {
             .and_then(|v| v.downcast_ref::<V>().cloned())
     }
 
-    fn get_arc(&self, key: &str) -> Option<ManualValue> {
+    fn get_arc(self, key: &str) -> Option<ManualValue> {
         let store = self.store();
         match store.lookup(store.hash(key), key) {
             Lookup::Hit(v) => Some(v),
@@ -182,7 +186,11 @@ impl Cache {
     ///
     /// [`CallError::Recursion`] if `compute` (directly or not) asks for the same key while being
     /// polled.
-    pub async fn get_or_insert_with_async<V, F, Fut>(&self, key: &str, compute: F) -> Result<V, CallError>
+    pub async fn get_or_insert_with_async<V, F, Fut>(
+        &self,
+        key: &str,
+        compute: F,
+    ) -> Result<V, CallError>
     where
         V: Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
@@ -280,11 +288,21 @@ impl Cache {
         let mut activity = Activity::default();
         for s in self.ty.stores() {
             let (c, size, pending) = s.counters();
-            activity.merge(&Activity::from_counters(&c, size, pending, s.info().entry_bytes));
+            activity.merge(&Activity::from_counters(
+                &c,
+                size,
+                pending,
+                s.info().entry_bytes,
+            ));
         }
         crate::registry::type_stats(self.ty, activity)
     }
 }
+
+// A panic in a computation leaves every cache consistent (the in-flight slot is removed and
+// waiters take over), so handles may cross `catch_unwind`.
+impl std::panic::UnwindSafe for Cache {}
+impl std::panic::RefUnwindSafe for Cache {}
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -104,7 +104,14 @@ impl Policy {
             EvictionPolicy::Lru => true,
             _ => self.ghost.remove(meta.hash),
         };
-        self.push(meta, if to_main { QueueId::Main } else { QueueId::Small });
+        self.push(
+            meta,
+            if to_main {
+                QueueId::Main
+            } else {
+                QueueId::Small
+            },
+        );
     }
 
     /// Records a hit.

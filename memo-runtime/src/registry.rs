@@ -39,18 +39,27 @@ impl Registry {
             return t;
         }
         let name: &'static str = Box::leak(Box::from(name));
-        let t: &'static CacheType =
-            Box::leak(Box::new(CacheType::new(name, &CacheConfig::default(), false)));
+        let t: &'static CacheType = Box::leak(Box::new(CacheType::new(
+            name,
+            &CacheConfig::default(),
+            false,
+        )));
         types.insert(name, t);
         t
     }
 
-    fn configure(&self, name: &str, config: &CacheConfig) -> Result<&'static CacheType, ConfigError> {
+    fn configure(
+        &self,
+        name: &str,
+        config: &CacheConfig,
+    ) -> Result<&'static CacheType, ConfigError> {
         check_name(name)?;
         let mut types = self.types.write();
         if let Some(t) = types.get(name).copied() {
             drop(types);
-            if !t.clock().same_as(config.clock()) && (config.has_custom_clock() || t.clock().is_manual()) {
+            if !t.clock().same_as(config.clock())
+                && (config.has_custom_clock() || t.clock().is_manual())
+            {
                 return Err(ConfigError::ClockInUse {
                     name: name.to_owned(),
                 });
@@ -105,6 +114,7 @@ impl Registry {
 /// assert_eq!(memo::cache("doc_url")?.config().capacity(), 5_000);
 /// # Ok::<(), memo::ConfigError>(())
 /// ```
+#[allow(clippy::needless_pass_by_value)] // `configure(name, builder.build()?)` reads best
 pub fn configure(name: &str, config: CacheConfig) -> Result<Cache, ConfigError> {
     registry().configure(name, &config).map(Cache::new)
 }
@@ -169,7 +179,11 @@ pub fn invalidate_pattern(pattern: &Pattern) -> usize {
 /// Removes every entry of every cache type; returns how many were removed. Computations in
 /// progress will not store their results.
 pub fn clear_all() -> usize {
-    registry().stores().into_iter().map(|s| s.clear()).sum()
+    registry()
+        .stores()
+        .into_iter()
+        .map(ErasedStore::clear)
+        .sum()
 }
 
 /// Removes every expired entry now, in every cache type, and returns how many.
@@ -177,7 +191,11 @@ pub fn clear_all() -> usize {
 /// The background housekeeper does this by itself a few times a second; call it to make
 /// memory use deterministic, e.g. in a test that moves a [`ManualClock`](crate::ManualClock).
 pub fn sweep_expired() -> usize {
-    registry().stores().into_iter().map(|s| s.sweep()).sum()
+    registry()
+        .stores()
+        .into_iter()
+        .map(ErasedStore::sweep)
+        .sum()
 }
 
 /// The stats entry of one cache type.

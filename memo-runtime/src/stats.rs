@@ -96,7 +96,12 @@ pub struct Activity {
 }
 
 impl Activity {
-    pub(crate) fn from_counters(c: &Counters, size: usize, in_flight: usize, entry_bytes: usize) -> Self {
+    pub(crate) fn from_counters(
+        c: &Counters,
+        size: usize,
+        in_flight: usize,
+        entry_bytes: usize,
+    ) -> Self {
         let lookups = c.hits + c.misses;
         Self {
             hits: c.hits,

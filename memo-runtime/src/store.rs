@@ -93,6 +93,12 @@ struct IndexRecord {
     refs: u32,
 }
 
+/// One shard of a store, alone on its cache lines.
+type LockedShard<K, V> = Padded<Mutex<Shard<K, V>>>;
+
+/// One shard of the rendered-key index.
+type IndexShard = Padded<Mutex<HashTable<IndexRecord>>>;
+
 /// Outcome of a hit-path lookup.
 pub(crate) enum Lookup<V> {
     Hit(V),
@@ -136,11 +142,11 @@ impl<K, V: Clone> Removed<K, V> {
 
 /// A sharded table of one key type and one value type.
 pub(crate) struct Store<K, V> {
-    shards: Box<[Padded<Mutex<Shard<K, V>>>]>,
+    shards: Box<[LockedShard<K, V>]>,
     shift: u32,
     hasher: ahash::RandomState,
     /// Rendered key to slot, for exact invalidation; `None` when keys are their own text.
-    index: Option<Box<[Padded<Mutex<HashTable<IndexRecord>>>]>>,
+    index: Option<Box<[IndexShard]>>,
     render: Option<RenderFn<K>>,
     pub(crate) info: StoreInfo,
     pub(crate) ty: &'static CacheType,
@@ -164,7 +170,11 @@ where
     K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub(crate) fn new(ty: &'static CacheType, info: StoreInfo, render: Option<RenderFn<K>>) -> Self {
+    pub(crate) fn new(
+        ty: &'static CacheType,
+        info: StoreInfo,
+        render: Option<RenderFn<K>>,
+    ) -> Self {
         let (capacity, policy) = (ty.capacity(), ty.policy());
         let n = shard_count(capacity);
         let shards = (0..n)
@@ -227,8 +237,8 @@ where
         let result = {
             let mut guard = self.lock(self.shard_of(hash));
             let shard = &mut *guard;
-            match shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
-                Ok(mut entry) => {
+            if let Ok(mut entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
+                {
                     let slot = entry.get_mut();
                     match &slot.state {
                         State::Ready(v)
@@ -258,10 +268,9 @@ where
                         }
                     }
                 }
-                Err(_) => {
-                    shard.counters.misses += 1;
-                    Lookup::Miss
-                }
+            } else {
+                shard.counters.misses += 1;
+                Lookup::Miss
             }
         };
         drop(removed);
@@ -407,10 +416,9 @@ where
                 Some(mut entry) => match value {
                     Some(v) if reserved => {
                         let slot = entry.get_mut();
-                        let State::Pending(flight) = std::mem::replace(
-                            &mut slot.state,
-                            State::Ready(v),
-                        ) else {
+                        let State::Pending(flight) =
+                            std::mem::replace(&mut slot.state, State::Ready(v))
+                        else {
                             unreachable!("find_pending only returns in-flight slots")
                         };
                         if let (Some(f), State::Ready(v)) = (flight, &slot.state) {
@@ -474,7 +482,12 @@ where
     }
 
     /// Bookkeeping for an in-flight slot taken out of the table.
-    fn detach_pending(&self, shard: &mut Shard<K, V>, slot: Slot<K, V>, removed: &mut Removed<K, V>) {
+    fn detach_pending(
+        &self,
+        shard: &mut Shard<K, V>,
+        slot: Slot<K, V>,
+        removed: &mut Removed<K, V>,
+    ) {
         shard.pending -= 1;
         self.index_remove(slot.rhash, slot.meta.hash);
         let mut slot = slot;
@@ -509,7 +522,12 @@ where
     }
 
     /// Removes any slot (ready or in flight) under the lock, for invalidation.
-    fn remove_for_invalidation(&self, shard: &mut Shard<K, V>, slot: Slot<K, V>, removed: &mut Removed<K, V>) -> usize {
+    fn remove_for_invalidation(
+        &self,
+        shard: &mut Shard<K, V>,
+        slot: Slot<K, V>,
+        removed: &mut Removed<K, V>,
+    ) -> usize {
         if matches!(slot.state, State::Ready(_)) {
             self.account_removal(shard, &slot, Cause::Invalidated);
             removed.slots.push(slot);
@@ -520,7 +538,7 @@ where
         }
     }
 
-    fn index_shard(&self, rhash: u64) -> Option<&Mutex<HashTable<IndexRecord>>> {
+    fn index_shard(&self, rhash: u64) -> Option<&IndexShard> {
         let index = self.index.as_ref()?;
         Some(&index[(rhash >> self.shift) as usize & (index.len() - 1)])
     }
@@ -531,7 +549,15 @@ where
             match table.find_mut(rhash, |r| r.rhash == rhash && r.hash == hash) {
                 Some(r) => r.refs += 1,
                 None => {
-                    table.insert_unique(rhash, IndexRecord { rhash, hash, refs: 1 }, |r| r.rhash);
+                    table.insert_unique(
+                        rhash,
+                        IndexRecord {
+                            rhash,
+                            hash,
+                            refs: 1,
+                        },
+                        |r| r.rhash,
+                    );
                 }
             }
         }
@@ -553,7 +579,12 @@ where
     /// Inserts a ready value directly (manual API), replacing any ready value of the key.
     ///
     /// An in-flight computation of the key is fenced off: its result will not be stored.
-    pub(crate) fn insert<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q, value: V, ttl: Option<u64>) {
+    pub(crate) fn insert<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        key: &Q,
+        value: V,
+        ttl: Option<u64>,
+    ) {
         let hash = self.hash(key);
         let owned = key.to_owned_key();
         let rhash = self.rendered_hash(&owned);
@@ -573,7 +604,9 @@ where
                     self.detach_pending(shard, old, &mut removed);
                 }
             }
-            let ttl = ttl.or(self.info.ttl).or_else(|| self.ty.default_ttl_nanos());
+            let ttl = ttl
+                .or(self.info.ttl)
+                .or_else(|| self.ty.default_ttl_nanos());
             let expires = match ttl {
                 Some(ttl) => clock::deadline(self.clock.precise_nanos(), ttl),
                 None => NEVER,
@@ -626,10 +659,13 @@ where
     pub(crate) fn contains<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q) -> bool {
         let hash = self.hash(key);
         let guard = self.lock(self.shard_of(hash));
-        guard.table.find(hash, |s| key.eq_key(&s.key)).is_some_and(|s| {
-            matches!(s.state, State::Ready(_))
-                && (s.expires == NEVER || s.expires > self.clock.coarse_nanos())
-        })
+        guard
+            .table
+            .find(hash, |s| key.eq_key(&s.key))
+            .is_some_and(|s| {
+                matches!(s.state, State::Ready(_))
+                    && (s.expires == NEVER || s.expires > self.clock.coarse_nanos())
+            })
     }
 
     /// The number of ready entries (expired ones not yet swept included).
@@ -656,16 +692,13 @@ where
         for hash in hashes {
             let mut guard = self.lock(self.shard_of(hash));
             let shard = &mut *guard;
-            loop {
-                let Ok(entry) = shard.table.find_entry(hash, |s| {
-                    s.rhash == rhash && {
-                        buf.clear();
-                        self.render_key(&s.key, &mut buf);
-                        buf == text
-                    }
-                }) else {
-                    break;
-                };
+            while let Ok(entry) = shard.table.find_entry(hash, |s| {
+                s.rhash == rhash && {
+                    buf.clear();
+                    self.render_key(&s.key, &mut buf);
+                    buf == text
+                }
+            }) {
                 let (slot, _) = entry.remove();
                 count += self.remove_for_invalidation(shard, slot, &mut removed);
             }
@@ -765,9 +798,12 @@ where
                 let Some(slot) = shard.policy.evict(&mut shard.table) else {
                     continue;
                 };
-                let expired =
-                    slot.expires != NEVER && slot.expires <= self.clock.coarse_nanos();
-                let cause = if expired { Cause::Expired } else { Cause::Capacity };
+                let expired = slot.expires != NEVER && slot.expires <= self.clock.coarse_nanos();
+                let cause = if expired {
+                    Cause::Expired
+                } else {
+                    Cause::Capacity
+                };
                 self.count_removal(shard, &slot, cause);
                 slot
             };
@@ -807,7 +843,9 @@ where
                 }
                 shard.next_expiry = next;
                 if shard.table.len() * 4 < shard.table.capacity() {
-                    shard.table.shrink_to(shard.table.len() * 2, |s| s.meta.hash);
+                    shard
+                        .table
+                        .shrink_to(shard.table.len() * 2, |s| s.meta.hash);
                 }
                 if shard.policy.needs_compaction() {
                     shard.policy.compact(&shard.table);
@@ -999,7 +1037,10 @@ mod tests {
         assert!(!s.contains("a"));
         assert!(matches!(s.lookup(h, "a"), Lookup::Miss));
         let (c, live, _) = s.counters();
-        assert_eq!((c.hits, c.misses, c.inserts, c.invalidated, live), (1, 1, 1, 1, 0));
+        assert_eq!(
+            (c.hits, c.misses, c.inserts, c.invalidated, live),
+            (1, 1, 1, 1, 0)
+        );
     }
 
     #[test]

@@ -1,0 +1,231 @@
+//! The manual API: a handle per cache type with string keys (the seeds' `get_cache(...)`).
+
+use std::time::Duration;
+
+use memo::{CacheConfig, ConfigError, EvictionPolicy, PatternError};
+
+fn config(capacity: usize) -> CacheConfig {
+    CacheConfig::builder().capacity(capacity).build().unwrap()
+}
+
+#[test]
+fn set_get_exists_delete_clear() {
+    let c = memo::configure("manual_crud", config(100)).unwrap();
+    c.insert("k1", "v1".to_owned());
+    c.insert("k2", 2_u32);
+    assert_eq!(c.get::<String>("k1").as_deref(), Some("v1"));
+    assert_eq!(c.get::<u32>("k2"), Some(2));
+    assert_eq!(c.get::<u32>("k3"), None);
+    assert!(c.contains("k1"));
+    assert!(c.remove("k1"));
+    assert!(!c.remove("k1"));
+    assert!(!c.contains("k1"));
+    assert_eq!(c.len(), 1);
+    assert_eq!(c.clear(), 1);
+    assert!(c.is_empty());
+}
+
+#[test]
+fn a_value_of_another_type_reads_as_absent() {
+    let c = memo::configure("manual_types", config(10)).unwrap();
+    c.insert("k", 1_u64);
+    assert_eq!(c.get::<String>("k"), None);
+    assert_eq!(c.get::<u64>("k"), Some(1));
+}
+
+#[test]
+fn insert_replaces_and_counts_the_replacement() {
+    let c = memo::configure("manual_replace", config(10)).unwrap();
+    c.insert("k", 1_u8);
+    c.insert("k", 2_u8);
+    assert_eq!(c.get::<u8>("k"), Some(2));
+    let a = c.stats().activity;
+    assert_eq!((a.inserts, a.evictions.replaced, a.size), (2, 1, 1));
+    assert!(a.is_conserved());
+}
+
+#[test]
+fn capacity_is_never_exceeded() {
+    let c = memo::configure("manual_capacity", config(50)).unwrap();
+    for i in 0..1_000 {
+        c.insert(&format!("k{i}"), i);
+        assert!(c.len() <= 50, "len {} after insert {i}", c.len());
+    }
+    let a = c.stats().activity;
+    assert_eq!(a.size, 50);
+    assert_eq!(a.evictions.capacity, 950);
+    assert!(a.is_conserved());
+}
+
+#[test]
+fn capacity_holds_under_concurrent_inserts() {
+    let c = memo::configure("manual_capacity_mt", config(64)).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            s.spawn(move || {
+                for i in 0..5_000 {
+                    c.insert(&format!("t{t}:{i}"), i);
+                    assert!(c.len() <= 64);
+                }
+            });
+        }
+    });
+    assert_eq!(c.len(), 64);
+    assert!(c.stats().activity.is_conserved());
+}
+
+#[test]
+fn lru_evicts_the_least_recently_used() {
+    let c = memo::configure(
+        "manual_lru",
+        CacheConfig::builder()
+            .capacity(3)
+            .policy(EvictionPolicy::Lru)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    c.insert("a", 1);
+    c.insert("b", 2);
+    c.insert("c", 3);
+    assert_eq!(c.get::<i32>("a"), Some(1)); // a is now the most recent
+    c.insert("d", 4);
+    assert!(!c.contains("b"), "b was the least recently used");
+    assert!(c.contains("a") && c.contains("c") && c.contains("d"));
+    assert_eq!(c.get::<i32>("c"), Some(3));
+    c.insert("e", 5);
+    assert!(!c.contains("a"));
+}
+
+#[test]
+fn default_policy_keeps_a_hot_key_through_a_scan() {
+    let c = memo::configure("manual_scan", config(100)).unwrap();
+    c.insert("hot", 0);
+    for i in 0..10_000 {
+        assert_eq!(
+            c.get::<i32>("hot"),
+            Some(0),
+            "hot key lost after {i} scan keys"
+        );
+        c.insert(&format!("scan:{i}"), i);
+    }
+}
+
+#[test]
+fn shrinking_a_cache_type_in_use_evicts_at_once() {
+    let c = memo::configure("manual_shrink", config(100)).unwrap();
+    for i in 0..100 {
+        c.insert(&i.to_string(), i);
+    }
+    memo::configure("manual_shrink", config(10)).unwrap();
+    assert_eq!(c.len(), 10);
+    assert_eq!(c.config().capacity(), 10);
+    let a = c.stats().activity;
+    assert_eq!(a.evictions.capacity, 90);
+    assert!(a.is_conserved());
+}
+
+#[test]
+fn switching_policy_in_use_keeps_entries() {
+    let c = memo::configure("manual_switch", config(10)).unwrap();
+    for i in 0..10 {
+        c.insert(&i.to_string(), i);
+    }
+    let lru = CacheConfig::builder()
+        .capacity(10)
+        .policy(EvictionPolicy::Lru)
+        .build()
+        .unwrap();
+    memo::configure("manual_switch", lru).unwrap();
+    assert_eq!(c.len(), 10);
+    assert_eq!(c.stats().policy, EvictionPolicy::Lru);
+    c.insert("new", 99);
+    assert_eq!(c.len(), 10);
+}
+
+#[test]
+fn unknown_cache_types_get_defaults_visibly() {
+    let c = memo::cache("manual_never_configured").unwrap();
+    c.insert("k", 1);
+    let stats = memo::stats();
+    let t = stats.cache_type("manual_never_configured").unwrap();
+    assert!(!t.configured);
+    assert_eq!(t.capacity, CacheConfig::DEFAULT_CAPACITY);
+    assert_eq!(t.default_ttl_ms, None);
+}
+
+#[test]
+fn bad_configuration_is_a_typed_error() {
+    assert_eq!(
+        CacheConfig::builder().capacity(0).build().unwrap_err(),
+        ConfigError::ZeroCapacity
+    );
+    assert!(matches!(
+        memo::cache("has space"),
+        Err(ConfigError::InvalidName { .. })
+    ));
+    assert!(matches!(
+        memo::configure("", CacheConfig::default()),
+        Err(ConfigError::InvalidName { .. })
+    ));
+    let msg = ConfigError::ZeroCapacity.to_string();
+    assert!(msg.starts_with("capacity must be at least 1"), "{msg}");
+}
+
+#[test]
+fn clocks_cannot_change_once_a_type_is_in_use() {
+    let c = memo::cache("manual_clock_in_use").unwrap();
+    c.insert("k", 1);
+    let clock = memo::ManualClock::new();
+    let err = memo::configure(
+        "manual_clock_in_use",
+        CacheConfig::builder().clock(&clock).build().unwrap(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ConfigError::ClockInUse { .. }));
+    assert!(c.contains("k"), "a rejected configuration changes nothing");
+}
+
+#[test]
+fn pattern_invalidation_spans_types_and_stays_within_one_on_request() {
+    let a = memo::configure("manual_inv_a", config(100)).unwrap();
+    let b = memo::configure("manual_inv_b", config(100)).unwrap();
+    for i in 0..10 {
+        a.insert(&format!("minv:{i}"), i);
+        b.insert(&format!("minv:{i}"), i);
+        a.insert(&format!("other:{i}"), i);
+    }
+    assert_eq!(b.invalidate("minv:[0-4]").unwrap(), 5);
+    assert_eq!(memo::invalidate("minv:*").unwrap(), 15);
+    assert_eq!(a.len(), 10);
+    assert_eq!(memo::invalidate("other:3").unwrap(), 1);
+    assert!(!a.contains("other:3") && a.contains("other:4"));
+}
+
+#[test]
+fn malformed_patterns_are_rejected_and_remove_nothing() {
+    let c = memo::configure("manual_bad_pattern", config(10)).unwrap();
+    c.insert("k[", 1);
+    assert!(matches!(
+        memo::invalidate("k["),
+        Err(PatternError::UnclosedClass { position: 1 })
+    ));
+    assert!(matches!(memo::invalidate(""), Err(PatternError::Empty)));
+    assert!(c.contains("k["));
+    assert_eq!(memo::invalidate("k\\[").unwrap(), 1);
+}
+
+#[test]
+fn ttl_per_insert_is_honoured() {
+    let clock = memo::ManualClock::new();
+    let c = memo::configure(
+        "manual_ttl",
+        CacheConfig::builder().clock(&clock).build().unwrap(),
+    )
+    .unwrap();
+    c.insert_with_ttl("short", 1, Duration::from_secs(1));
+    c.insert("forever", 2);
+    clock.advance(Duration::from_secs(3600));
+    assert!(!c.contains("short"));
+    assert_eq!(c.get::<i32>("forever"), Some(2));
+}
