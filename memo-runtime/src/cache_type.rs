@@ -25,6 +25,7 @@ pub(crate) struct CacheType {
     configured: AtomicBool,
     live: AtomicUsize,
     stores: RwLock<Vec<&'static dyn ErasedStore>>,
+    single_store: AtomicBool,
     manual: OnceLock<&'static ManualStore>,
 }
 
@@ -39,6 +40,7 @@ impl CacheType {
             configured: AtomicBool::new(configured),
             live: AtomicUsize::new(0),
             stores: RwLock::new(Vec::new()),
+            single_store: AtomicBool::new(false),
             manual: OnceLock::new(),
         }
     }
@@ -93,7 +95,17 @@ impl CacheType {
     }
 
     pub(crate) fn add_store(&self, store: &'static dyn ErasedStore) {
-        self.stores.write().push(store);
+        let mut stores = self.stores.write();
+        stores.push(store);
+        self.single_store
+            .store(stores.len() == 1, Ordering::Relaxed);
+    }
+
+    /// Whether one store holds all the cache type's entries (then a full store evicts from
+    /// itself without looking at the others).
+    #[inline]
+    pub(crate) fn has_single_store(&self) -> bool {
+        self.single_store.load(Ordering::Relaxed)
     }
 
     /// The store of the manual API, made on first use.
@@ -142,21 +154,32 @@ impl CacheType {
     /// could be evicted (every entry is being computed).
     pub(crate) fn reserve(&self, requester: &dyn ErasedStore) -> bool {
         loop {
-            let live = self.live.load(Ordering::Relaxed);
-            if live < self.capacity() {
-                if self
-                    .live
-                    .compare_exchange_weak(live, live + 1, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return true;
-                }
-                continue;
+            if self.try_reserve() {
+                return true;
             }
             if !self.evict_from_largest(Some(requester)) {
                 return false;
             }
         }
+    }
+
+    /// Takes one place if the cache type is not full.
+    #[inline]
+    pub(crate) fn try_reserve(&self) -> bool {
+        let capacity = self.capacity();
+        let mut live = self.live.load(Ordering::Relaxed);
+        while live < capacity {
+            match self.live.compare_exchange_weak(
+                live,
+                live + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => live = now,
+            }
+        }
+        false
     }
 
     /// Gives back a place (an entry left, or a reservation went unused).

@@ -104,12 +104,12 @@ impl<V: Clone> Future for WaitFlight<V> {
     }
 }
 
-/// Identifies an in-flight slot: the store's address, and the slot's stamp in its shard.
+/// Identifies an in-flight slot: the store's address, the shard, and the slot's stamp there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FlightId {
     pub(crate) store: usize,
-    pub(crate) shard: usize,
-    pub(crate) stamp: u64,
+    pub(crate) shard: u32,
+    pub(crate) stamp: u32,
 }
 
 thread_local! {

@@ -7,6 +7,7 @@
 //! with. The guard stores the result (if its [`Kind`] says so) and hands it to waiters; if it is
 //! dropped instead (the body panicked, or the future was dropped), a waiter takes over.
 
+use std::any::Any;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use crate::flight::{FlightId, RunningMark, WaitFlight};
 use crate::key::{KeyArgs, RenderFn};
 use crate::outcome::Kind;
 use crate::registry::registry;
-use crate::store::{Begin, ErasedStore, Lookup, Store, StoreInfo, entry_bytes};
+use crate::store::{Begin, Store, StoreInfo, entry_bytes};
 use crate::sync::RwLock;
 
 /// What a cached function declares about itself.
@@ -38,8 +39,9 @@ pub struct SiteMeta {
 /// share a table); they all show under the function's name in stats.
 pub struct Site {
     meta: SiteMeta,
-    first: OnceLock<&'static dyn ErasedStore>,
-    more: RwLock<Vec<&'static dyn ErasedStore>>,
+    /// The first store, as `Any` for a one-call downcast on the hit path.
+    first: OnceLock<&'static (dyn Any + Send + Sync)>,
+    more: RwLock<Vec<&'static (dyn Any + Send + Sync)>>,
 }
 
 /// The result of entering a cached call.
@@ -70,7 +72,7 @@ impl Site {
         V: Clone + Send + Sync + 'static,
     {
         if let Some(s) = self.first.get() {
-            if let Some(s) = s.as_any().downcast_ref::<Store<K, V>>() {
+            if let Some(s) = s.downcast_ref::<Store<K, V>>() {
                 return s;
             }
         }
@@ -86,7 +88,7 @@ impl Site {
         let mut more = self.more.write();
         let existing = self.first.get().into_iter().chain(more.iter());
         for s in existing {
-            if let Some(s) = s.as_any().downcast_ref::<Store<K, V>>() {
+            if let Some(s) = s.downcast_ref::<Store<K, V>>() {
                 return s;
             }
         }
@@ -130,13 +132,13 @@ impl Site {
     {
         let store = self.store::<A::Owned, Kd::Stored>(render);
         let hash = store.hash(key);
-        if let Lookup::Hit(v) = store.lookup(hash, key) {
-            return Entry::Hit(kind.join(v));
-        }
+        let mut count = true;
         loop {
-            match begin(store, hash, key) {
+            match store.lookup_or_begin(hash, key, count) {
                 Begin::Hit(v) => return Entry::Hit(kind.join(v)),
-                Begin::Lead(id) => return Entry::Miss(Guard::new(store, hash, id, kind)),
+                Begin::Lead { id, timed } => {
+                    return Entry::Miss(Guard::new(store, hash, id, timed, kind));
+                }
                 Begin::Wait(flight) => {
                     if let Some(v) = flight.wait() {
                         return Entry::Hit(kind.join(v));
@@ -144,6 +146,7 @@ impl Site {
                 }
                 Begin::Recursion => recursion(store, key),
             }
+            count = false;
         }
     }
 
@@ -165,13 +168,13 @@ impl Site {
     {
         let store = self.store::<A::Owned, Kd::Stored>(render);
         let hash = store.hash(key);
-        if let Lookup::Hit(v) = store.lookup(hash, key) {
-            return Entry::Hit(kind.join(v));
-        }
+        let mut count = true;
         loop {
-            match begin(store, hash, key) {
+            match store.lookup_or_begin(hash, key, count) {
                 Begin::Hit(v) => return Entry::Hit(kind.join(v)),
-                Begin::Lead(id) => return Entry::Miss(Guard::new(store, hash, id, kind)),
+                Begin::Lead { id, timed } => {
+                    return Entry::Miss(Guard::new(store, hash, id, timed, kind));
+                }
                 Begin::Wait(flight) => {
                     if let Some(v) = (WaitFlight { flight }).await {
                         return Entry::Hit(kind.join(v));
@@ -179,20 +182,9 @@ impl Site {
                 }
                 Begin::Recursion => recursion(store, key),
             }
+            count = false;
         }
     }
-}
-
-/// The second look of the miss path, with the owned key made outside the lock.
-pub(crate) fn begin<K, V, A>(store: &Store<K, V>, hash: u64, key: &A) -> Begin<V>
-where
-    K: Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    A: KeyArgs<Owned = K> + ?Sized,
-{
-    let owned = key.to_owned_key();
-    let rhash = store.rendered_hash(&owned);
-    store.begin(hash, key, owned, rhash)
 }
 
 #[cold]
@@ -217,7 +209,7 @@ where
     store: &'static Store<K, V>,
     hash: u64,
     id: FlightId,
-    started: Instant,
+    started: Option<Instant>,
     settled: bool,
 }
 
@@ -226,12 +218,13 @@ where
     K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub(crate) fn new(store: &'static Store<K, V>, hash: u64, id: FlightId) -> Self {
+    /// `timed`: whether to read the clock around this load (see [`Loads`](crate::Loads)).
+    pub(crate) fn new(store: &'static Store<K, V>, hash: u64, id: FlightId, timed: bool) -> Self {
         Self {
             store,
             hash,
             id,
-            started: Instant::now(),
+            started: timed.then(Instant::now),
             settled: false,
         }
     }
@@ -242,7 +235,9 @@ where
 
     pub(crate) fn finish(mut self, value: Option<V>) {
         self.settled = true;
-        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let nanos = self
+            .started
+            .map(|t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
         self.store.finish(self.hash, self.id, value, nanos);
     }
 }
@@ -278,9 +273,15 @@ where
     K: Send + Sync + 'static,
     Kd: Kind,
 {
-    fn new(store: &'static Store<K, Kd::Stored>, hash: u64, id: FlightId, kind: Kd) -> Self {
+    fn new(
+        store: &'static Store<K, Kd::Stored>,
+        hash: u64,
+        id: FlightId,
+        timed: bool,
+        kind: Kd,
+    ) -> Self {
         Self {
-            leader: Leader::new(store, hash, id),
+            leader: Leader::new(store, hash, id, timed),
             kind,
         }
     }

@@ -9,7 +9,7 @@ use crate::clock::duration_nanos;
 use crate::config::CacheConfig;
 use crate::error::{CallError, PatternError};
 use crate::flight::RunningMark;
-use crate::function::{Leader, begin};
+use crate::function::Leader;
 use crate::pattern::Pattern;
 use crate::stats::{Activity, CacheTypeStats};
 use crate::store::{Begin, Lookup};
@@ -140,32 +140,31 @@ impl Cache {
     {
         let store = self.store();
         let hash = store.hash(key);
-        let found = match store.lookup(hash, key) {
-            Lookup::Hit(v) => Some(v),
-            Lookup::Miss => loop {
-                match begin(store, hash, key) {
-                    Begin::Hit(v) => break Some(v),
-                    Begin::Wait(flight) => {
-                        if let Some(v) = flight.wait() {
-                            break Some(v);
-                        }
-                    }
-                    Begin::Recursion => {
-                        return Err(CallError::Recursion {
-                            key: key.to_owned(),
-                        });
-                    }
-                    Begin::Lead(id) => {
-                        let leader = Leader::new(store, hash, id);
-                        let value = {
-                            let _running = RunningMark::new(id);
-                            compute()
-                        };
-                        leader.finish(Some(Arc::new(value.clone()) as ManualValue));
-                        return Ok(value);
+        let mut count = true;
+        let found = loop {
+            match store.lookup_or_begin(hash, key, count) {
+                Begin::Hit(v) => break Some(v),
+                Begin::Wait(flight) => {
+                    if let Some(v) = flight.wait() {
+                        break Some(v);
                     }
                 }
-            },
+                Begin::Recursion => {
+                    return Err(CallError::Recursion {
+                        key: key.to_owned(),
+                    });
+                }
+                Begin::Lead { id, timed } => {
+                    let leader = Leader::new(store, hash, id, timed);
+                    let value = {
+                        let _running = RunningMark::new(id);
+                        compute()
+                    };
+                    leader.finish(Some(Arc::new(value.clone()) as ManualValue));
+                    return Ok(value);
+                }
+            }
+            count = false;
         };
         match found.as_deref().and_then(|v| v.downcast_ref::<V>()) {
             Some(v) => Ok(v.clone()),
@@ -198,34 +197,33 @@ impl Cache {
     {
         let store = self.store();
         let hash = store.hash(key);
-        let found = match store.lookup(hash, key) {
-            Lookup::Hit(v) => Some(v),
-            Lookup::Miss => loop {
-                match begin(store, hash, key) {
-                    Begin::Hit(v) => break Some(v),
-                    Begin::Wait(flight) => {
-                        if let Some(v) = (crate::flight::WaitFlight { flight }).await {
-                            break Some(v);
-                        }
-                    }
-                    Begin::Recursion => {
-                        return Err(CallError::Recursion {
-                            key: key.to_owned(),
-                        });
-                    }
-                    Begin::Lead(id) => {
-                        let leader = Leader::new(store, hash, id);
-                        let mut fut = std::pin::pin!(compute());
-                        let value = std::future::poll_fn(|cx| {
-                            let _running = RunningMark::new(id);
-                            fut.as_mut().poll(cx)
-                        })
-                        .await;
-                        leader.finish(Some(Arc::new(value.clone()) as ManualValue));
-                        return Ok(value);
+        let mut count = true;
+        let found = loop {
+            match store.lookup_or_begin(hash, key, count) {
+                Begin::Hit(v) => break Some(v),
+                Begin::Wait(flight) => {
+                    if let Some(v) = (crate::flight::WaitFlight { flight }).await {
+                        break Some(v);
                     }
                 }
-            },
+                Begin::Recursion => {
+                    return Err(CallError::Recursion {
+                        key: key.to_owned(),
+                    });
+                }
+                Begin::Lead { id, timed } => {
+                    let leader = Leader::new(store, hash, id, timed);
+                    let mut fut = std::pin::pin!(compute());
+                    let value = std::future::poll_fn(|cx| {
+                        let _running = RunningMark::new(id);
+                        fut.as_mut().poll(cx)
+                    })
+                    .await;
+                    leader.finish(Some(Arc::new(value.clone()) as ManualValue));
+                    return Ok(value);
+                }
+            }
+            count = false;
         };
         match found.as_deref().and_then(|v| v.downcast_ref::<V>()) {
             Some(v) => Ok(v.clone()),

@@ -23,10 +23,14 @@ pub(crate) enum QueueId {
 }
 
 /// The policy fields of a slot.
+///
+/// Stamps are 32 bits and wrap; an item whose stamp comes round again to a live slot of the same
+/// hash is also checked against the slot's queue, so a collision can only make the policy act on
+/// a slot a little early, never unbalance its counts.
 #[derive(Debug)]
 pub(crate) struct Meta {
     pub(crate) hash: u64,
-    pub(crate) stamp: u64,
+    pub(crate) stamp: u32,
     pub(crate) freq: u8,
     pub(crate) queue: QueueId,
 }
@@ -51,7 +55,7 @@ pub(crate) trait Tracked {
 #[derive(Clone, Copy, Debug)]
 struct Item {
     hash: u64,
-    stamp: u64,
+    stamp: u32,
 }
 
 /// Highest frequency S3-FIFO counts to.
@@ -71,7 +75,7 @@ pub(crate) struct Policy {
     small_live: usize,
     main_live: usize,
     ghost: Ghost,
-    next_stamp: u64,
+    next_stamp: u32,
 }
 
 impl Policy {
@@ -91,10 +95,10 @@ impl Policy {
         self.kind
     }
 
-    /// A stamp never handed out before in this shard.
-    pub(crate) fn fresh_stamp(&mut self) -> u64 {
+    /// A stamp not handed out in this shard for the last 2^32 stamps.
+    pub(crate) fn fresh_stamp(&mut self) -> u32 {
         let s = self.next_stamp;
-        self.next_stamp += 1;
+        self.next_stamp = self.next_stamp.wrapping_add(1);
         s
     }
 
@@ -174,10 +178,10 @@ impl Policy {
             let from_small = self.kind != EvictionPolicy::Lru
                 && self.small_live > 0
                 && (self.small_live * SMALL_SHARE > self.live() || self.main_live == 0);
-            let queue = if from_small {
-                &mut self.small
+            let (queue, queue_id) = if from_small {
+                (&mut self.small, QueueId::Small)
             } else {
-                &mut self.main
+                (&mut self.main, QueueId::Main)
             };
             let Some(item) = queue.pop_front() else {
                 // Live counts say there is an entry but the queue is empty: cannot happen while
@@ -185,7 +189,9 @@ impl Policy {
                 debug_assert!(false, "policy queues out of step with live counts");
                 return None;
             };
-            let Ok(entry) = table.find_entry(item.hash, |s| s.meta().stamp == item.stamp) else {
+            let Ok(entry) = table.find_entry(item.hash, |s| {
+                s.meta().stamp == item.stamp && s.meta().queue == queue_id
+            }) else {
                 continue; // stale
             };
             if from_small {
@@ -222,13 +228,17 @@ impl Policy {
 
     /// Rebuilds the queues from the slots they still refer to, keeping their order.
     pub(crate) fn compact<S: Tracked>(&mut self, table: &HashTable<S>) {
-        let is_live = |item: &Item| {
-            table
-                .find(item.hash, |s| s.meta().stamp == item.stamp)
-                .is_some()
+        let live_in = |queue: QueueId| {
+            move |item: &Item| {
+                table
+                    .find(item.hash, |s| {
+                        s.meta().stamp == item.stamp && s.meta().queue == queue
+                    })
+                    .is_some()
+            }
         };
-        self.small.retain(is_live);
-        self.main.retain(is_live);
+        self.small.retain(live_in(QueueId::Small));
+        self.main.retain(live_in(QueueId::Main));
         self.small.shrink_to(self.small.len() * 2);
         self.main.shrink_to(self.main.len() * 2);
     }

@@ -6,11 +6,17 @@
 //! its leader's result unstorable, so a computation that began before an invalidation never
 //! re-inserts its value afterwards.
 //!
+//! Rendered keys (`prefix:arg1:arg2`) are made only when needed: to match patterns, and for the
+//! index of rendered keys that makes exact invalidation O(1). A store builds that index on its
+//! first exact invalidation and maintains it from then on, so functions that are never
+//! invalidated by exact key never render a key on their miss path.
+//!
 //! Locks: one mutex per shard, held only for table work (never while user computations run).
-//! The order is shard, then rendered-key index shard; no code takes two shards of the same
-//! table at once. Values removed from the table are dropped after the lock is released.
+//! The order is shard, then index shard; no code holds two shards of one table at once. Values
+//! removed from the table are dropped after the lock is released.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
@@ -24,7 +30,7 @@ use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key};
 use crate::pattern::{Pattern, PrefixMatch};
 use crate::policy::{Meta, Policy, Tracked};
 use crate::stats::Counters;
-use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering, Padded};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, Padded};
 
 /// What a store is, for stats and invalidation.
 #[derive(Debug)]
@@ -58,7 +64,7 @@ enum State<V> {
 
 pub(crate) struct Slot<K, V> {
     meta: Meta,
-    /// Hash of the rendered key (function stores only).
+    /// Hash of the rendered key, valid once the shard is indexed.
     rhash: u64,
     expires: u64,
     key: K,
@@ -74,6 +80,13 @@ impl<K, V> Tracked for Slot<K, V> {
     }
 }
 
+impl<K, V> Slot<K, V> {
+    #[inline]
+    fn is_live(&self, now: impl FnOnce() -> u64) -> bool {
+        self.expires == NEVER || self.expires > now()
+    }
+}
+
 struct Shard<K, V> {
     table: HashTable<Slot<K, V>>,
     policy: Policy,
@@ -83,6 +96,8 @@ struct Shard<K, V> {
     /// Entries with a TTL, and the earliest of their deadlines (a lower bound).
     timed: usize,
     next_expiry: u64,
+    /// Whether this shard's slots are in the rendered-key index.
+    indexed: bool,
 }
 
 /// Record of the rendered-key index: rendered hash to the table hash of the slot(s).
@@ -99,23 +114,27 @@ type LockedShard<K, V> = Padded<Mutex<Shard<K, V>>>;
 /// One shard of the rendered-key index.
 type IndexShard = Padded<Mutex<HashTable<IndexRecord>>>;
 
-/// Outcome of a hit-path lookup.
+/// Outcome of a plain lookup.
 pub(crate) enum Lookup<V> {
     Hit(V),
     Miss,
 }
 
-/// Outcome of the miss path's second look.
+/// Outcome of looking up a key to get or compute it.
 pub(crate) enum Begin<V> {
-    /// The value arrived meanwhile.
+    /// The value.
     Hit(V),
-    /// The caller computes; the in-flight slot is its.
-    Lead(FlightId),
+    /// The caller computes; the in-flight slot is its. `timed` says whether to time the load.
+    Lead { id: FlightId, timed: bool },
     /// Another caller computes: wait for this flight.
     Wait(Arc<Flight<V>>),
     /// The caller is itself computing this key.
     Recursion,
 }
+
+/// Loads timed per shard before sampling starts, and the sampling period after that.
+const TIME_FIRST_LOADS: u64 = 64;
+const TIME_ONE_LOAD_IN: u32 = 8;
 
 /// Slots removed under a lock, dropped after it (user `Drop` code never runs under a lock), and
 /// flights to settle.
@@ -140,13 +159,20 @@ impl<K, V: Clone> Removed<K, V> {
     }
 }
 
+thread_local! {
+    /// A buffer for rendering keys, reused to spare an allocation per key.
+    static RENDER_BUF: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
 /// A sharded table of one key type and one value type.
 pub(crate) struct Store<K, V> {
     shards: Box<[LockedShard<K, V>]>,
     shift: u32,
     hasher: ahash::RandomState,
-    /// Rendered key to slot, for exact invalidation; `None` when keys are their own text.
+    /// Rendered key to slot, for exact invalidation (function stores only).
     index: Option<Box<[IndexShard]>>,
+    /// Set by the first exact invalidation: from then on, new slots are indexed.
+    index_wanted: AtomicBool,
     render: Option<RenderFn<K>>,
     pub(crate) info: StoreInfo,
     pub(crate) ty: &'static CacheType,
@@ -187,6 +213,7 @@ where
                     pending: 0,
                     timed: 0,
                     next_expiry: NEVER,
+                    indexed: false,
                 }))
             })
             .collect();
@@ -202,6 +229,7 @@ where
             shift: 40,
             hasher: ahash::RandomState::new(),
             index,
+            index_wanted: AtomicBool::new(false),
             render,
             info,
             ty,
@@ -230,42 +258,38 @@ where
         std::ptr::from_ref(self).cast::<()>() as usize
     }
 
-    /// The hit path: a ready, unexpired value, or a miss (counted).
+    #[inline]
+    fn now(&self) -> u64 {
+        self.clock.coarse_nanos()
+    }
+
+    /// A plain lookup: a ready, unexpired value, or a miss (counted).
     #[inline]
     pub(crate) fn lookup<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Lookup<V> {
-        let mut removed = None;
+        let mut expired = None;
         let result = {
             let mut guard = self.lock(self.shard_of(hash));
             let shard = &mut *guard;
             if let Ok(mut entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
-                {
-                    let slot = entry.get_mut();
-                    match &slot.state {
-                        State::Ready(v)
-                            if slot.expires == NEVER
-                                || slot.expires > self.clock.coarse_nanos() =>
-                        {
-                            let v = v.clone();
-                            shard.policy.on_hit(&mut slot.meta);
-                            shard.counters.hits += 1;
-                            if shard.policy.kind() == EvictionPolicy::Lru
-                                && shard.policy.needs_compaction()
-                            {
-                                shard.policy.compact(&shard.table);
-                            }
-                            Lookup::Hit(v)
-                        }
-                        State::Ready(_) => {
-                            let (slot, _) = entry.remove();
-                            self.account_removal(shard, &slot, Cause::Expired);
-                            removed = Some(slot);
-                            shard.counters.misses += 1;
-                            Lookup::Miss
-                        }
-                        State::Pending(_) => {
-                            shard.counters.misses += 1;
-                            Lookup::Miss
-                        }
+                let slot = entry.get_mut();
+                match &slot.state {
+                    State::Ready(v) if slot.is_live(|| self.now()) => {
+                        let v = v.clone();
+                        shard.policy.on_hit(&mut slot.meta);
+                        shard.counters.hits += 1;
+                        maybe_compact_after_hit(shard);
+                        Lookup::Hit(v)
+                    }
+                    State::Ready(_) => {
+                        let (slot, _) = entry.remove();
+                        self.account_removal(shard, &slot, Cause::Expired);
+                        expired = Some(slot);
+                        shard.counters.misses += 1;
+                        Lookup::Miss
+                    }
+                    State::Pending(_) => {
+                        shard.counters.misses += 1;
+                        Lookup::Miss
                     }
                 }
             } else {
@@ -273,8 +297,104 @@ where
                 Lookup::Miss
             }
         };
-        drop(removed);
+        drop(expired);
         result
+    }
+
+    /// Looks a key up to get or compute it: the value if it is there, else joins the
+    /// computation in flight, else starts one (the in-flight slot is inserted under the same
+    /// lock as the lookup). `count` says whether this call counts as a lookup (retries do not).
+    #[inline]
+    pub(crate) fn lookup_or_begin<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        hash: u64,
+        key: &Q,
+        count: bool,
+    ) -> Begin<V> {
+        let shard_i = self.shard_of(hash);
+        let mut guard = self.lock(shard_i);
+        let shard = &mut *guard;
+        if let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) {
+            if let State::Ready(v) = &slot.state {
+                if slot.is_live(|| self.now()) {
+                    let v = v.clone();
+                    if count {
+                        shard.policy.on_hit(&mut slot.meta);
+                        shard.counters.hits += 1;
+                        maybe_compact_after_hit(shard);
+                    }
+                    return Begin::Hit(v);
+                }
+            }
+        }
+        self.miss_locked(guard, shard_i, hash, key, count)
+    }
+
+    /// The miss half of [`lookup_or_begin`], with the shard still locked.
+    #[cold]
+    #[inline(never)]
+    fn miss_locked<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        mut guard: MutexGuard<'_, Shard<K, V>>,
+        shard_i: usize,
+        hash: u64,
+        key: &Q,
+        count: bool,
+    ) -> Begin<V> {
+        let shard = &mut *guard;
+        if count {
+            shard.counters.misses += 1;
+        }
+        let mut expired = None;
+        if let Ok(mut entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
+            let stamp = entry.get().meta.stamp;
+            if let State::Pending(flight) = &mut entry.get_mut().state {
+                let id = FlightId {
+                    store: self.addr(),
+                    shard: shard_i as u32,
+                    stamp,
+                };
+                if crate::flight::is_running_here(id) {
+                    return Begin::Recursion;
+                }
+                shard.counters.coalesced += 1;
+                return Begin::Wait(Arc::clone(
+                    flight.get_or_insert_with(|| Arc::new(Flight::new())),
+                ));
+            }
+            // Ready but expired.
+            let (slot, _) = entry.remove();
+            self.account_removal(shard, &slot, Cause::Expired);
+            expired = Some(slot);
+        }
+        let owned = key.to_owned_key();
+        let stamp = shard.policy.fresh_stamp();
+        let mut meta = Meta::new(hash);
+        meta.stamp = stamp;
+        let mut slot = Slot {
+            meta,
+            rhash: 0,
+            expires: NEVER,
+            key: owned,
+            state: State::Pending(None),
+        };
+        if shard.indexed {
+            slot.rhash = self.rendered_hash(&slot.key);
+            self.index_add(slot.rhash, hash);
+        }
+        shard.table.insert_unique(hash, slot, |s| s.meta.hash);
+        shard.pending += 1;
+        let timed = shard.counters.loads < TIME_FIRST_LOADS || stamp % TIME_ONE_LOAD_IN == 0;
+        drop(guard);
+        drop(expired);
+        Begin::Lead {
+            id: FlightId {
+                store: self.addr(),
+                shard: shard_i as u32,
+                stamp,
+            },
+            timed,
+        }
     }
 
     /// Renders an owned key to its text.
@@ -299,123 +419,79 @@ where
         h.finish()
     }
 
-    /// The rendered-key hash of an owned key (0 for manual stores, which need none).
-    pub(crate) fn rendered_hash(&self, key: &K) -> u64 {
-        if self.index.is_none() {
-            return 0;
-        }
-        let mut text = String::with_capacity(32);
-        self.render_key(key, &mut text);
-        self.text_hash(&text)
-    }
-
-    /// The miss path: looks again and either joins a computation or starts one.
-    ///
-    /// `owned` and `rhash` are made by the caller before, outside the lock.
-    pub(crate) fn begin<Q: KeyArgs<Owned = K> + ?Sized>(
-        &self,
-        hash: u64,
-        key: &Q,
-        owned: K,
-        rhash: u64,
-    ) -> Begin<V> {
-        let shard_i = self.shard_of(hash);
-        let mut removed = None;
-        let result = {
-            let mut guard = self.lock(shard_i);
-            let shard = &mut *guard;
-            match shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
-                Ok(mut entry) => {
-                    let slot = entry.get_mut();
-                    let stamp = slot.meta.stamp;
-                    match &mut slot.state {
-                        State::Ready(v)
-                            if slot.expires == NEVER
-                                || slot.expires > self.clock.coarse_nanos() =>
-                        {
-                            Some(Begin::Hit(v.clone()))
-                        }
-                        State::Ready(_) => {
-                            let (slot, _) = entry.remove();
-                            self.account_removal(shard, &slot, Cause::Expired);
-                            removed = Some(slot);
-                            None
-                        }
-                        State::Pending(flight) => {
-                            let id = FlightId {
-                                store: self.addr(),
-                                shard: shard_i,
-                                stamp,
-                            };
-                            if crate::flight::is_running_here(id) {
-                                Some(Begin::Recursion)
-                            } else {
-                                shard.counters.coalesced += 1;
-                                Some(Begin::Wait(Arc::clone(
-                                    flight.get_or_insert_with(|| Arc::new(Flight::new())),
-                                )))
-                            }
-                        }
-                    }
-                }
-                Err(_) => None,
-            }
-            .unwrap_or_else(|| {
-                let stamp = shard.policy.fresh_stamp();
-                let mut meta = Meta::new(hash);
-                meta.stamp = stamp;
-                shard.table.insert_unique(
-                    hash,
-                    Slot {
-                        meta,
-                        rhash,
-                        expires: NEVER,
-                        key: owned,
-                        state: State::Pending(None),
-                    },
-                    |s| s.meta.hash,
-                );
-                shard.pending += 1;
-                self.index_add(rhash, hash);
-                Begin::Lead(FlightId {
-                    store: self.addr(),
-                    shard: shard_i,
-                    stamp,
-                })
-            })
+    /// The hash of an owned key's rendered text.
+    fn rendered_hash(&self, key: &K) -> u64 {
+        let render = |buf: &mut String| {
+            buf.clear();
+            self.render_key(key, buf);
+            self.text_hash(buf)
         };
-        drop(removed);
-        result
+        // A `Display` impl that itself renders a key would find the buffer borrowed.
+        RENDER_BUF
+            .try_with(|b| match b.try_borrow_mut() {
+                Ok(mut buf) => render(&mut buf),
+                Err(_) => render(&mut String::new()),
+            })
+            .unwrap_or_else(|_| render(&mut String::new()))
     }
 
-    /// Whether the in-flight slot `id` is still in the table (not fenced off by invalidation).
-    fn find_pending(
-        table: &mut HashTable<Slot<K, V>>,
-        hash: u64,
-        id: FlightId,
-    ) -> Option<hashbrown::hash_table::OccupiedEntry<'_, Slot<K, V>>> {
-        table
-            .find_entry(hash, |s| {
-                s.meta.stamp == id.stamp && matches!(s.state, State::Pending(_))
-            })
-            .ok()
+    /// Takes a place in the cache type for a new entry while holding `shard`, evicting from
+    /// this shard when the store is the only one of its type. Falls back to the cache type's
+    /// general (unlocked) path by returning `None`.
+    fn reserve_locked(&self, shard: &mut Shard<K, V>, removed: &mut Removed<K, V>) -> Option<bool> {
+        loop {
+            if self.ty.try_reserve() {
+                return Some(true);
+            }
+            if !self.ty.has_single_store() {
+                return None;
+            }
+            let victim = shard.policy.evict(&mut shard.table)?;
+            let cause = if victim.is_live(|| self.now()) {
+                Cause::Capacity
+            } else {
+                Cause::Expired
+            };
+            self.count_removal(shard, &victim, cause);
+            removed.slots.push(victim);
+        }
     }
 
     /// Ends a computation: stores `value` if there is one and the slot was not fenced, and hands
     /// it to waiters; otherwise removes the slot and tells waiters to start over.
-    pub(crate) fn finish(&self, hash: u64, id: FlightId, value: Option<V>, load_nanos: u64) {
-        let reserved = value.is_some() && self.ty.reserve(self);
-        let mut to_finish = None;
+    pub(crate) fn finish(
+        &self,
+        hash: u64,
+        id: FlightId,
+        value: Option<V>,
+        load_nanos: Option<u64>,
+    ) {
         let mut removed = Removed::new();
+        let mut to_finish = None;
+        let mut guard = self.lock(id.shard as usize);
+        let mut reserved = false;
+        if value.is_some() {
+            reserved = match self.reserve_locked(&mut guard, &mut removed) {
+                Some(r) => r,
+                None => {
+                    drop(guard);
+                    let r = self.ty.reserve(self);
+                    guard = self.lock(id.shard as usize);
+                    r
+                }
+            };
+        }
         {
-            let mut guard = self.lock(id.shard);
             let shard = &mut *guard;
             shard.counters.loads += 1;
-            shard.counters.load_nanos = shard.counters.load_nanos.saturating_add(load_nanos);
-            match Self::find_pending(&mut shard.table, hash, id) {
-                Some(mut entry) => match value {
+            if let Some(nanos) = load_nanos {
+                shard.counters.timed_loads += 1;
+                shard.counters.load_nanos = shard.counters.load_nanos.saturating_add(nanos);
+            }
+            match find_pending(&mut shard.table, hash, id) {
+                Some(entry) => match value {
                     Some(v) if reserved => {
-                        let slot = entry.get_mut();
+                        let slot = entry.into_mut();
                         let State::Pending(flight) =
                             std::mem::replace(&mut slot.state, State::Ready(v))
                         else {
@@ -425,25 +501,17 @@ where
                             to_finish = Some((f, v.clone()));
                         }
                         let ttl = self.info.ttl.or_else(|| self.ty.default_ttl_nanos());
-                        slot.expires = match ttl {
-                            Some(ttl) => clock::deadline(self.clock.precise_nanos(), ttl),
-                            None => NEVER,
+                        let parts = ShardParts {
+                            policy: &mut shard.policy,
+                            counters: &mut shard.counters,
+                            ready: &mut shard.ready,
+                            pending: &mut shard.pending,
+                            timed: &mut shard.timed,
+                            next_expiry: &mut shard.next_expiry,
                         };
-                        shard.pending -= 1;
-                        shard.ready += 1;
-                        shard.counters.inserts += 1;
-                        if slot.expires != NEVER {
-                            shard.timed += 1;
-                            shard.next_expiry = shard.next_expiry.min(slot.expires);
-                        }
-                        let timed = slot.expires != NEVER;
-                        shard.policy.on_insert(&mut slot.meta);
-                        self.len.fetch_add(1, Ordering::Relaxed);
+                        self.make_ready(parts, slot, ttl);
                         if shard.policy.needs_compaction() {
                             shard.policy.compact(&shard.table);
-                        }
-                        if timed {
-                            crate::housekeeper::ensure_started();
                         }
                     }
                     _ => {
@@ -461,19 +529,46 @@ where
                 }
             }
         }
+        drop(guard);
         if let Some((f, v)) = to_finish {
             f.finish(v);
         }
         removed.settle();
     }
 
+    /// Bookkeeping for a slot that just became ready (its state is already `Ready`).
+    fn make_ready(&self, shard: ShardParts<'_>, slot: &mut Slot<K, V>, ttl: Option<u64>) {
+        let ShardParts {
+            policy,
+            counters,
+            ready,
+            pending,
+            timed,
+            next_expiry,
+        } = shard;
+        slot.expires = match ttl {
+            Some(ttl) => clock::deadline(self.clock.precise_nanos(), ttl),
+            None => NEVER,
+        };
+        *pending -= 1;
+        *ready += 1;
+        counters.inserts += 1;
+        if slot.expires != NEVER {
+            *timed += 1;
+            *next_expiry = (*next_expiry).min(slot.expires);
+            crate::housekeeper::ensure_started();
+        }
+        policy.on_insert(&mut slot.meta);
+        self.len.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The leader went away (panic or cancellation): remove its slot, wake waiters to retry.
     pub(crate) fn abandon(&self, hash: u64, id: FlightId) {
         let mut removed = Removed::new();
         {
-            let mut guard = self.lock(id.shard);
+            let mut guard = self.lock(id.shard as usize);
             let shard = &mut *guard;
-            if let Some(entry) = Self::find_pending(&mut shard.table, hash, id) {
+            if let Some(entry) = find_pending(&mut shard.table, hash, id) {
                 let (slot, _) = entry.remove();
                 self.detach_pending(shard, slot, &mut removed);
             }
@@ -485,12 +580,13 @@ where
     fn detach_pending(
         &self,
         shard: &mut Shard<K, V>,
-        slot: Slot<K, V>,
+        mut slot: Slot<K, V>,
         removed: &mut Removed<K, V>,
     ) {
         shard.pending -= 1;
-        self.index_remove(slot.rhash, slot.meta.hash);
-        let mut slot = slot;
+        if shard.indexed {
+            self.index_remove(slot.rhash, slot.meta.hash);
+        }
         if let State::Pending(Some(f)) = std::mem::replace(&mut slot.state, State::Pending(None)) {
             removed.flights.push(f);
         }
@@ -516,7 +612,9 @@ where
             Cause::Invalidated => c.invalidated += 1,
             Cause::Replaced => c.replaced += 1,
         }
-        self.index_remove(slot.rhash, slot.meta.hash);
+        if shard.indexed {
+            self.index_remove(slot.rhash, slot.meta.hash);
+        }
         self.len.fetch_sub(1, Ordering::Relaxed);
         self.ty.release();
     }
@@ -576,6 +674,29 @@ where
         }
     }
 
+    /// Puts every slot of every shard into the rendered-key index (once per store).
+    fn build_index(&self) {
+        if self.index.is_none() || self.index_wanted.swap(true, Ordering::AcqRel) {
+            // Built or being built; shards indexed meanwhile are consistent either way, and
+            // `invalidate_exact` indexes any shard it finds unindexed.
+            return;
+        }
+        for i in 0..self.shards.len() {
+            self.index_shard_now(&mut self.lock(i));
+        }
+    }
+
+    fn index_shard_now(&self, shard: &mut Shard<K, V>) {
+        if shard.indexed {
+            return;
+        }
+        for slot in shard.table.iter_mut() {
+            slot.rhash = self.rendered_hash(&slot.key);
+            self.index_add(slot.rhash, slot.meta.hash);
+        }
+        shard.indexed = true;
+    }
+
     /// Inserts a ready value directly (manual API), replacing any ready value of the key.
     ///
     /// An in-flight computation of the key is fenced off: its result will not be stored.
@@ -587,13 +708,18 @@ where
     ) {
         let hash = self.hash(key);
         let owned = key.to_owned_key();
-        let rhash = self.rendered_hash(&owned);
-        if !self.ty.reserve(self) {
-            return;
-        }
         let mut removed = Removed::new();
-        {
-            let mut guard = self.lock(self.shard_of(hash));
+        let mut guard = self.lock(self.shard_of(hash));
+        let reserved = match self.reserve_locked(&mut guard, &mut removed) {
+            Some(r) => r,
+            None => {
+                drop(guard);
+                let r = self.ty.reserve(self);
+                guard = self.lock(self.shard_of(hash));
+                r
+            }
+        };
+        if reserved {
             let shard = &mut *guard;
             if let Ok(entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
                 let (old, _) = entry.remove();
@@ -604,35 +730,28 @@ where
                     self.detach_pending(shard, old, &mut removed);
                 }
             }
-            let ttl = ttl
-                .or(self.info.ttl)
-                .or_else(|| self.ty.default_ttl_nanos());
-            let expires = match ttl {
-                Some(ttl) => clock::deadline(self.clock.precise_nanos(), ttl),
-                None => NEVER,
-            };
             let mut slot = Slot {
                 meta: Meta::new(hash),
-                rhash,
-                expires,
+                rhash: 0,
+                expires: NEVER,
                 key: owned,
                 state: State::Ready(value),
             };
-            shard.policy.on_insert(&mut slot.meta);
-            shard.table.insert_unique(hash, slot, |s| s.meta.hash);
-            shard.ready += 1;
-            shard.counters.inserts += 1;
-            if expires != NEVER {
-                shard.timed += 1;
-                shard.next_expiry = shard.next_expiry.min(expires);
-                crate::housekeeper::ensure_started();
+            if shard.indexed {
+                slot.rhash = self.rendered_hash(&slot.key);
+                self.index_add(slot.rhash, hash);
             }
-            self.index_add(rhash, hash);
-            self.len.fetch_add(1, Ordering::Relaxed);
+            shard.pending += 1; // make_ready counts it out again
+            let ttl = ttl
+                .or(self.info.ttl)
+                .or_else(|| self.ty.default_ttl_nanos());
+            self.make_ready(shard_parts(shard), &mut slot, ttl);
+            shard.table.insert_unique(hash, slot, |s| s.meta.hash);
             if shard.policy.needs_compaction() {
                 shard.policy.compact(&shard.table);
             }
         }
+        drop(guard);
         removed.settle();
     }
 
@@ -662,10 +781,7 @@ where
         guard
             .table
             .find(hash, |s| key.eq_key(&s.key))
-            .is_some_and(|s| {
-                matches!(s.state, State::Ready(_))
-                    && (s.expires == NEVER || s.expires > self.clock.coarse_nanos())
-            })
+            .is_some_and(|s| matches!(s.state, State::Ready(_)) && s.is_live(|| self.now()))
     }
 
     /// The number of ready entries (expired ones not yet swept included).
@@ -675,11 +791,16 @@ where
 
     /// Removes the slots whose rendered key is `text` exactly.
     fn invalidate_exact(&self, text: &str) -> usize {
-        let Some(index_shard) = self.index_shard(self.text_hash(text)) else {
+        let rhash = self.text_hash(text);
+        let Some(index_shard) = self.index_shard(rhash) else {
             // Keys are their own text: look the key up directly.
             return self.invalidate_own_text(text);
         };
-        let rhash = self.text_hash(text);
+        self.build_index();
+        // Shards indexed by a concurrent builder that has not reached them yet.
+        for i in 0..self.shards.len() {
+            self.index_shard_now(&mut self.lock(i));
+        }
         let hashes: Vec<u64> = index_shard
             .lock()
             .iter_hash(rhash)
@@ -798,11 +919,10 @@ where
                 let Some(slot) = shard.policy.evict(&mut shard.table) else {
                     continue;
                 };
-                let expired = slot.expires != NEVER && slot.expires <= self.clock.coarse_nanos();
-                let cause = if expired {
-                    Cause::Expired
-                } else {
+                let cause = if slot.is_live(|| self.now()) {
                     Cause::Capacity
+                } else {
+                    Cause::Expired
                 };
                 self.count_removal(shard, &slot, cause);
                 slot
@@ -817,7 +937,7 @@ where
     pub(crate) fn sweep(&self) -> usize {
         let mut count = 0;
         for i in 0..self.shards.len() {
-            let now = self.clock.coarse_nanos();
+            let now = self.now();
             let taken = {
                 let mut guard = self.lock(i);
                 let shard = &mut *guard;
@@ -887,19 +1007,61 @@ where
         let hash = self.hash(key);
         let guard = self.lock(self.shard_of(hash));
         match guard.table.find(hash, |s| key.eq_key(&s.key)) {
-            Some(Slot {
-                state: State::Ready(v),
-                expires,
-                ..
-            }) if *expires == NEVER || *expires > self.clock.coarse_nanos() => Some(v.clone()),
+            Some(
+                s @ Slot {
+                    state: State::Ready(v),
+                    ..
+                },
+            ) if s.is_live(|| self.now()) => Some(v.clone()),
             _ => None,
         }
     }
 }
 
+/// The fields of a shard that bookkeeping for one slot touches, borrowed apart from its table.
+struct ShardParts<'a> {
+    policy: &'a mut Policy,
+    counters: &'a mut Counters,
+    ready: &'a mut usize,
+    pending: &'a mut usize,
+    timed: &'a mut usize,
+    next_expiry: &'a mut u64,
+}
+
+fn shard_parts<K, V>(shard: &mut Shard<K, V>) -> ShardParts<'_> {
+    ShardParts {
+        policy: &mut shard.policy,
+        counters: &mut shard.counters,
+        ready: &mut shard.ready,
+        pending: &mut shard.pending,
+        timed: &mut shard.timed,
+        next_expiry: &mut shard.next_expiry,
+    }
+}
+
+/// LRU queues a new item on every hit; drop the stale ones when they pile up.
+#[inline]
+fn maybe_compact_after_hit<K, V>(shard: &mut Shard<K, V>) {
+    if shard.policy.kind() == EvictionPolicy::Lru && shard.policy.needs_compaction() {
+        shard.policy.compact(&shard.table);
+    }
+}
+
+/// The in-flight slot `id`, if it is still in the table (not fenced off by invalidation).
+fn find_pending<K, V>(
+    table: &mut HashTable<Slot<K, V>>,
+    hash: u64,
+    id: FlightId,
+) -> Option<hashbrown::hash_table::OccupiedEntry<'_, Slot<K, V>>> {
+    table
+        .find_entry(hash, |s| {
+            s.meta.stamp == id.stamp && matches!(s.state, State::Pending(_))
+        })
+        .ok()
+}
+
 /// What the registry and cache types need of a store, whatever its key and value types.
 pub(crate) trait ErasedStore: Send + Sync + 'static {
-    fn as_any(&self) -> &dyn Any;
     fn info(&self) -> &StoreInfo;
     fn cache_type(&self) -> &'static CacheType;
     fn len(&self) -> usize;
@@ -916,10 +1078,6 @@ where
     K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn info(&self) -> &StoreInfo {
         &self.info
     }
@@ -982,7 +1140,7 @@ where
 /// Approximate bytes of one entry of a store, besides the heap its key and value own.
 pub(crate) fn entry_bytes<K, V>(indexed: bool) -> usize {
     let slot = std::mem::size_of::<Slot<K, V>>() + 1; // + hashbrown's control byte
-    let queue = 16; // one policy queue item
+    let queue = std::mem::size_of::<u64>() + std::mem::size_of::<u32>(); // one policy queue item
     let index = if indexed {
         std::mem::size_of::<IndexRecord>() + 1
     } else {
@@ -1047,11 +1205,11 @@ mod tests {
     fn fenced_leader_does_not_store() {
         let s = store(10);
         let h = s.hash("k");
-        let Begin::Lead(id) = s.begin(h, "k", Box::from("k"), 0) else {
+        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true) else {
             panic!("expected to lead")
         };
         assert_eq!(s.clear_all(), 0, "in-flight slots are not entries");
-        s.finish(h, id, Some(5), 0);
+        s.finish(h, id, Some(5), None);
         assert!(!s.contains("k"));
         assert_eq!(s.ty.live(), 0);
     }
@@ -1060,13 +1218,13 @@ mod tests {
     fn second_caller_waits_and_gets_the_value() {
         let s = store(10);
         let h = s.hash("k");
-        let Begin::Lead(id) = s.begin(h, "k", Box::from("k"), 0) else {
+        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true) else {
             panic!("expected to lead")
         };
-        let Begin::Wait(flight) = s.begin(h, "k", Box::from("k"), 0) else {
+        let Begin::Wait(flight) = s.lookup_or_begin(h, "k", true) else {
             panic!("expected to wait")
         };
-        s.finish(h, id, Some(9), 0);
+        s.finish(h, id, Some(9), Some(10));
         assert_eq!(flight.wait(), Some(9));
         assert_eq!(s.peek("k"), Some(9));
     }
@@ -1075,15 +1233,18 @@ mod tests {
     fn abandoned_leader_releases_waiters() {
         let s = store(10);
         let h = s.hash("k");
-        let Begin::Lead(id) = s.begin(h, "k", Box::from("k"), 0) else {
+        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true) else {
             panic!("expected to lead")
         };
-        let Begin::Wait(flight) = s.begin(h, "k", Box::from("k"), 0) else {
+        let Begin::Wait(flight) = s.lookup_or_begin(h, "k", true) else {
             panic!("expected to wait")
         };
         s.abandon(h, id);
         assert_eq!(flight.wait(), None);
-        assert!(matches!(s.begin(h, "k", Box::from("k"), 0), Begin::Lead(_)));
+        assert!(matches!(
+            s.lookup_or_begin(h, "k", true),
+            Begin::Lead { .. }
+        ));
     }
 
     #[test]
