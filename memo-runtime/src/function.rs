@@ -9,6 +9,7 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::hash::Hash;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -68,7 +69,7 @@ impl Site {
     #[inline]
     fn store<K, V>(&'static self, render: RenderFn<K>) -> &'static Store<K, V>
     where
-        K: Send + Sync + 'static,
+        K: Hash + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         if let Some(s) = self.first.get() {
@@ -82,7 +83,7 @@ impl Site {
     #[cold]
     fn store_slow<K, V>(&'static self, render: RenderFn<K>) -> &'static Store<K, V>
     where
-        K: Send + Sync + 'static,
+        K: Hash + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         let mut more = self.more.write();
@@ -190,7 +191,7 @@ impl Site {
 #[cold]
 fn recursion<K, V, A>(store: &Store<K, V>, key: &A) -> !
 where
-    K: Send + Sync + 'static,
+    K: Hash + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     A: KeyArgs<Owned = K> + ?Sized,
 {
@@ -203,7 +204,7 @@ where
 /// [`finish`](Self::finish) or, if dropped first, by abandoning it.
 pub(crate) struct Leader<K, V>
 where
-    K: Send + Sync + 'static,
+    K: Hash + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     store: &'static Store<K, V>,
@@ -215,7 +216,7 @@ where
 
 impl<K, V> Leader<K, V>
 where
-    K: Send + Sync + 'static,
+    K: Hash + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     /// `timed`: whether to read the clock around this load (see [`Loads`](crate::Loads)).
@@ -244,7 +245,7 @@ where
 
 impl<K, V> Drop for Leader<K, V>
 where
-    K: Send + Sync + 'static,
+    K: Hash + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
@@ -261,7 +262,7 @@ where
 /// the in-flight slot and wakes the waiters, one of which then computes.
 pub struct Guard<K, Kd>
 where
-    K: Send + Sync + 'static,
+    K: Hash + Send + Sync + 'static,
     Kd: Kind,
 {
     leader: Leader<K, Kd::Stored>,
@@ -270,7 +271,7 @@ where
 
 impl<K, Kd> Guard<K, Kd>
 where
-    K: Send + Sync + 'static,
+    K: Hash + Send + Sync + 'static,
     Kd: Kind,
 {
     fn new(
@@ -320,7 +321,7 @@ where
 
 impl<K, Kd> std::fmt::Debug for Guard<K, Kd>
 where
-    K: Send + Sync + 'static,
+    K: Hash + Send + Sync + 'static,
     Kd: Kind,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

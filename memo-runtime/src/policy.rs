@@ -27,18 +27,19 @@ pub(crate) enum QueueId {
 /// Stamps are 32 bits and wrap; an item whose stamp comes round again to a live slot of the same
 /// hash is also checked against the slot's queue, so a collision can only make the policy act on
 /// a slot a little early, never unbalance its counts.
+///
+/// The slot's hash is not kept here: callers pass it in, and the table can always recompute it
+/// from the owned key, which keeps slots small.
 #[derive(Debug)]
 pub(crate) struct Meta {
-    pub(crate) hash: u64,
     pub(crate) stamp: u32,
     pub(crate) freq: u8,
     pub(crate) queue: QueueId,
 }
 
 impl Meta {
-    pub(crate) fn new(hash: u64) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
-            hash,
             stamp: 0,
             freq: 0,
             queue: QueueId::None,
@@ -107,14 +108,15 @@ impl Policy {
     }
 
     /// Queues a slot that just became ready.
-    pub(crate) fn on_insert(&mut self, meta: &mut Meta) {
+    pub(crate) fn on_insert(&mut self, meta: &mut Meta, hash: u64) {
         meta.freq = 0;
         let to_main = match self.kind {
             EvictionPolicy::Lru => true,
-            _ => self.ghost.remove(meta.hash),
+            _ => self.ghost.remove(hash),
         };
         self.push(
             meta,
+            hash,
             if to_main {
                 QueueId::Main
             } else {
@@ -125,12 +127,12 @@ impl Policy {
 
     /// Records a hit.
     #[inline]
-    pub(crate) fn on_hit(&mut self, meta: &mut Meta) {
+    pub(crate) fn on_hit(&mut self, meta: &mut Meta, hash: u64) {
         match self.kind {
             EvictionPolicy::Lru => {
                 // Requeue at the back; the old item becomes stale.
                 self.main_live -= 1;
-                self.push(meta, QueueId::Main);
+                self.push(meta, hash, QueueId::Main);
             }
             _ => {
                 if meta.freq < MAX_FREQ {
@@ -149,11 +151,11 @@ impl Policy {
         }
     }
 
-    fn push(&mut self, meta: &mut Meta, queue: QueueId) {
+    fn push(&mut self, meta: &mut Meta, hash: u64, queue: QueueId) {
         meta.stamp = self.fresh_stamp();
         meta.queue = queue;
         let item = Item {
-            hash: meta.hash,
+            hash,
             stamp: meta.stamp,
         };
         match queue {
@@ -200,7 +202,7 @@ impl Policy {
                     let meta = entry.into_mut().meta_mut();
                     self.small_live -= 1;
                     meta.freq = 0;
-                    self.push(meta, QueueId::Main);
+                    self.push(meta, item.hash, QueueId::Main);
                     continue;
                 }
                 self.small_live -= 1;
@@ -210,7 +212,7 @@ impl Policy {
                     let meta = entry.into_mut().meta_mut();
                     meta.freq -= 1;
                     self.main_live -= 1;
-                    self.push(meta, QueueId::Main);
+                    self.push(meta, item.hash, QueueId::Main);
                     continue;
                 }
                 self.main_live -= 1;
@@ -244,20 +246,26 @@ impl Policy {
     }
 
     /// Switches to another policy, requeueing every ready slot.
-    pub(crate) fn switch<S: Tracked>(&mut self, kind: EvictionPolicy, table: &mut HashTable<S>) {
-        let mut items: Vec<&mut S> = table
+    pub(crate) fn switch<S: Tracked>(
+        &mut self,
+        kind: EvictionPolicy,
+        table: &mut HashTable<S>,
+        hash_of: impl Fn(&S) -> u64,
+    ) {
+        let mut items: Vec<(u64, &mut S)> = table
             .iter_mut()
             .filter(|s| s.meta().queue != QueueId::None)
+            .map(|s| (hash_of(s), s))
             .collect();
-        items.sort_by_key(|s| s.meta().stamp);
+        items.sort_by_key(|(_, s)| s.meta().stamp);
         *self = Policy {
             next_stamp: self.next_stamp,
             ..Policy::new(kind)
         };
-        for s in items {
+        for (hash, s) in items {
             let meta = s.meta_mut();
             meta.freq = 0;
-            self.push(meta, QueueId::Main);
+            self.push(meta, hash, QueueId::Main);
         }
     }
 
@@ -335,16 +343,16 @@ mod tests {
 
     fn insert(p: &mut Policy, t: &mut HashTable<S>, key: u64) {
         let mut s = S {
-            meta: Meta::new(key),
+            meta: Meta::new(),
             key,
         };
-        p.on_insert(&mut s.meta);
-        t.insert_unique(key, s, |s| s.meta.hash);
+        p.on_insert(&mut s.meta, key);
+        t.insert_unique(key, s, |s| s.key);
     }
 
     fn hit(p: &mut Policy, t: &mut HashTable<S>, key: u64) {
         let s = t.find_mut(key, |s| s.key == key).unwrap();
-        p.on_hit(&mut s.meta);
+        p.on_hit(&mut s.meta, key);
     }
 
     #[test]
@@ -408,7 +416,7 @@ mod tests {
         for k in 1..=5 {
             insert(&mut p, &mut t, k);
         }
-        p.switch(EvictionPolicy::Lru, &mut t);
+        p.switch(EvictionPolicy::Lru, &mut t, |s| s.key);
         let mut out: Vec<u64> = std::iter::from_fn(|| p.evict(&mut t).map(|s| s.key)).collect();
         out.sort_unstable();
         assert_eq!(out, vec![1, 2, 3, 4, 5]);

@@ -17,7 +17,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use hashbrown::HashTable;
@@ -26,7 +26,7 @@ use crate::cache_type::CacheType;
 use crate::clock::{self, Clock, NEVER};
 use crate::config::EvictionPolicy;
 use crate::flight::{Flight, FlightId};
-use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key};
+use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key, hash_owned};
 use crate::pattern::{Pattern, PrefixMatch};
 use crate::policy::{Meta, Policy, Tracked};
 use crate::stats::Counters;
@@ -56,19 +56,13 @@ pub(crate) enum Cause {
     Replaced,
 }
 
-enum State<V> {
-    Ready(V),
-    /// In flight; the flight exists once somebody waits.
-    Pending(Option<Arc<Flight<V>>>),
-}
-
+/// A ready entry. Computations in flight live apart, in [`Pending`], so that the table the hit
+/// path reads holds nothing but what a hit needs.
 pub(crate) struct Slot<K, V> {
     meta: Meta,
-    /// Hash of the rendered key, valid once the shard is indexed.
-    rhash: u64,
     expires: u64,
     key: K,
-    state: State<V>,
+    value: V,
 }
 
 impl<K, V> Tracked for Slot<K, V> {
@@ -87,16 +81,25 @@ impl<K, V> Slot<K, V> {
     }
 }
 
+/// A computation in flight. The flight exists once somebody waits.
+struct Pending<K, V> {
+    hash: u64,
+    stamp: u32,
+    /// Hash of the rendered key, valid once the shard is indexed.
+    rhash: u64,
+    key: K,
+    flight: Option<Arc<Flight<V>>>,
+}
+
 struct Shard<K, V> {
     table: HashTable<Slot<K, V>>,
+    pending: HashTable<Pending<K, V>>,
     policy: Policy,
     counters: Counters,
-    ready: usize,
-    pending: usize,
     /// Entries with a TTL, and the earliest of their deadlines (a lower bound).
     timed: usize,
     next_expiry: u64,
-    /// Whether this shard's slots are in the rendered-key index.
+    /// Whether this shard's keys are in the rendered-key index.
     indexed: bool,
 }
 
@@ -136,26 +139,29 @@ pub(crate) enum Begin<V> {
 const TIME_FIRST_LOADS: u64 = 64;
 const TIME_ONE_LOAD_IN: u32 = 8;
 
-/// Slots removed under a lock, dropped after it (user `Drop` code never runs under a lock), and
-/// flights to settle.
+/// Entries and computations removed under a lock: dropped after it (user `Drop` code never runs
+/// under a lock), and flights to tell to start over.
 struct Removed<K, V> {
     slots: Vec<Slot<K, V>>,
-    flights: Vec<Arc<Flight<V>>>,
+    pending: Vec<Pending<K, V>>,
 }
 
 impl<K, V: Clone> Removed<K, V> {
     fn new() -> Self {
         Self {
             slots: Vec::new(),
-            flights: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
     fn settle(self) {
-        for f in &self.flights {
-            f.retry();
+        for p in &self.pending {
+            if let Some(f) = &p.flight {
+                f.retry();
+            }
         }
         drop(self.slots);
+        drop(self.pending);
     }
 }
 
@@ -193,7 +199,7 @@ fn shard_count(capacity: usize) -> usize {
 
 impl<K, V> Store<K, V>
 where
-    K: Send + Sync + 'static,
+    K: Hash + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     pub(crate) fn new(
@@ -207,10 +213,9 @@ where
             .map(|_| {
                 Padded(Mutex::new(Shard {
                     table: HashTable::new(),
+                    pending: HashTable::new(),
                     policy: Policy::new(policy),
                     counters: Counters::default(),
-                    ready: 0,
-                    pending: 0,
                     timed: 0,
                     next_expiry: NEVER,
                     indexed: false,
@@ -244,6 +249,12 @@ where
         hash_key(&self.hasher, key)
     }
 
+    /// The hash of a stored key (for rehashing and bookkeeping; lookups hash borrowed keys).
+    #[inline]
+    fn owned_hash(&self, key: &K) -> u64 {
+        hash_owned(&self.hasher, key)
+    }
+
     #[inline]
     fn shard_of(&self, hash: u64) -> usize {
         ((hash >> self.shift) as usize) & (self.shards.len() - 1)
@@ -266,39 +277,38 @@ where
     /// A plain lookup: a ready, unexpired value, or a miss (counted).
     #[inline]
     pub(crate) fn lookup<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Lookup<V> {
-        let mut expired = None;
-        let result = {
-            let mut guard = self.lock(self.shard_of(hash));
-            let shard = &mut *guard;
-            if let Ok(mut entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
-                let slot = entry.get_mut();
-                match &slot.state {
-                    State::Ready(v) if slot.is_live(|| self.now()) => {
-                        let v = v.clone();
-                        shard.policy.on_hit(&mut slot.meta);
-                        shard.counters.hits += 1;
-                        maybe_compact_after_hit(shard);
-                        Lookup::Hit(v)
-                    }
-                    State::Ready(_) => {
-                        let (slot, _) = entry.remove();
-                        self.account_removal(shard, &slot, Cause::Expired);
-                        expired = Some(slot);
-                        shard.counters.misses += 1;
-                        Lookup::Miss
-                    }
-                    State::Pending(_) => {
-                        shard.counters.misses += 1;
-                        Lookup::Miss
-                    }
-                }
-            } else {
-                shard.counters.misses += 1;
-                Lookup::Miss
+        let mut guard = self.lock(self.shard_of(hash));
+        let shard = &mut *guard;
+        if let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) {
+            if slot.is_live(|| self.now()) {
+                let v = slot.value.clone();
+                shard.policy.on_hit(&mut slot.meta, hash);
+                shard.counters.hits += 1;
+                maybe_compact_after_hit(shard);
+                return Lookup::Hit(v);
             }
-        };
+        }
+        shard.counters.misses += 1;
+        let expired = self.take_expired(shard, hash, key);
+        drop(guard);
         drop(expired);
-        result
+        Lookup::Miss
+    }
+
+    /// Removes the key's ready slot if it has expired, for dropping after the lock.
+    fn take_expired<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        shard: &mut Shard<K, V>,
+        hash: u64,
+        key: &Q,
+    ) -> Option<Slot<K, V>> {
+        let entry = shard.table.find_entry(hash, |s| key.eq_key(&s.key)).ok()?;
+        if entry.get().is_live(|| self.now()) {
+            return None;
+        }
+        let (slot, _) = entry.remove();
+        self.account_removal(shard, &slot, Cause::Expired);
+        Some(slot)
     }
 
     /// Looks a key up to get or compute it: the value if it is there, else joins the
@@ -315,22 +325,20 @@ where
         let mut guard = self.lock(shard_i);
         let shard = &mut *guard;
         if let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) {
-            if let State::Ready(v) = &slot.state {
-                if slot.is_live(|| self.now()) {
-                    let v = v.clone();
-                    if count {
-                        shard.policy.on_hit(&mut slot.meta);
-                        shard.counters.hits += 1;
-                        maybe_compact_after_hit(shard);
-                    }
-                    return Begin::Hit(v);
+            if slot.is_live(|| self.now()) {
+                let v = slot.value.clone();
+                if count {
+                    shard.policy.on_hit(&mut slot.meta, hash);
+                    shard.counters.hits += 1;
+                    maybe_compact_after_hit(shard);
                 }
+                return Begin::Hit(v);
             }
         }
         self.miss_locked(guard, shard_i, hash, key, count)
     }
 
-    /// The miss half of [`lookup_or_begin`], with the shard still locked.
+    /// The miss half of [`lookup_or_begin`](Self::lookup_or_begin), with the shard still locked.
     #[cold]
     #[inline(never)]
     fn miss_locked<Q: KeyArgs<Owned = K> + ?Sized>(
@@ -345,45 +353,45 @@ where
         if count {
             shard.counters.misses += 1;
         }
-        let mut expired = None;
-        if let Ok(mut entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
-            let stamp = entry.get().meta.stamp;
-            if let State::Pending(flight) = &mut entry.get_mut().state {
-                let id = FlightId {
-                    store: self.addr(),
-                    shard: shard_i as u32,
-                    stamp,
-                };
-                if crate::flight::is_running_here(id) {
-                    return Begin::Recursion;
-                }
+        let expired = self.take_expired(shard, hash, key);
+        if let Some(p) = shard.pending.find_mut(hash, |p| key.eq_key(&p.key)) {
+            let id = FlightId {
+                store: self.addr(),
+                shard: shard_i as u32,
+                stamp: p.stamp,
+            };
+            let begin = if crate::flight::is_running_here(id) {
+                Begin::Recursion
+            } else {
                 shard.counters.coalesced += 1;
-                return Begin::Wait(Arc::clone(
-                    flight.get_or_insert_with(|| Arc::new(Flight::new())),
-                ));
-            }
-            // Ready but expired.
-            let (slot, _) = entry.remove();
-            self.account_removal(shard, &slot, Cause::Expired);
-            expired = Some(slot);
+                Begin::Wait(Arc::clone(
+                    p.flight.get_or_insert_with(|| Arc::new(Flight::new())),
+                ))
+            };
+            drop(guard);
+            drop(expired);
+            return begin;
         }
-        let owned = key.to_owned_key();
+        let key = key.to_owned_key();
         let stamp = shard.policy.fresh_stamp();
-        let mut meta = Meta::new(hash);
-        meta.stamp = stamp;
-        let mut slot = Slot {
-            meta,
-            rhash: 0,
-            expires: NEVER,
-            key: owned,
-            state: State::Pending(None),
+        let rhash = if shard.indexed {
+            let rhash = self.rendered_hash(&key);
+            self.index_add(rhash, hash);
+            rhash
+        } else {
+            0
         };
-        if shard.indexed {
-            slot.rhash = self.rendered_hash(&slot.key);
-            self.index_add(slot.rhash, hash);
-        }
-        shard.table.insert_unique(hash, slot, |s| s.meta.hash);
-        shard.pending += 1;
+        shard.pending.insert_unique(
+            hash,
+            Pending {
+                hash,
+                stamp,
+                rhash,
+                key,
+                flight: None,
+            },
+            |p| p.hash,
+        );
         let timed = shard.counters.loads < TIME_FIRST_LOADS || stamp % TIME_ONE_LOAD_IN == 0;
         drop(guard);
         drop(expired);
@@ -436,8 +444,8 @@ where
     }
 
     /// Takes a place in the cache type for a new entry while holding `shard`, evicting from
-    /// this shard when the store is the only one of its type. Falls back to the cache type's
-    /// general (unlocked) path by returning `None`.
+    /// this shard when the store is the only one of its type. `None` when the cache type's
+    /// general (unlocked) path must be taken.
     fn reserve_locked(&self, shard: &mut Shard<K, V>, removed: &mut Removed<K, V>) -> Option<bool> {
         loop {
             if self.ty.try_reserve() {
@@ -457,8 +465,24 @@ where
         }
     }
 
-    /// Ends a computation: stores `value` if there is one and the slot was not fenced, and hands
-    /// it to waiters; otherwise removes the slot and tells waiters to start over.
+    /// Takes a place for a new entry, with the shard `i` locked in `guard` (and locked again
+    /// if the general path had to release it).
+    fn reserve<'a>(
+        &'a self,
+        i: usize,
+        mut guard: MutexGuard<'a, Shard<K, V>>,
+        removed: &mut Removed<K, V>,
+    ) -> (bool, MutexGuard<'a, Shard<K, V>>) {
+        if let Some(r) = self.reserve_locked(&mut guard, removed) {
+            return (r, guard);
+        }
+        drop(guard);
+        let r = self.ty.reserve(self);
+        (r, self.lock(i))
+    }
+
+    /// Ends a computation: stores `value` if there is one and the computation was not fenced
+    /// off, and hands it to waiters; otherwise tells waiters to start over.
     pub(crate) fn finish(
         &self,
         hash: u64,
@@ -466,66 +490,40 @@ where
         value: Option<V>,
         load_nanos: Option<u64>,
     ) {
+        let i = id.shard as usize;
         let mut removed = Removed::new();
         let mut to_finish = None;
-        let mut guard = self.lock(id.shard as usize);
+        let mut guard = self.lock(i);
         let mut reserved = false;
         if value.is_some() {
-            reserved = match self.reserve_locked(&mut guard, &mut removed) {
-                Some(r) => r,
-                None => {
-                    drop(guard);
-                    let r = self.ty.reserve(self);
-                    guard = self.lock(id.shard as usize);
-                    r
-                }
-            };
+            (reserved, guard) = self.reserve(i, guard, &mut removed);
         }
-        {
-            let shard = &mut *guard;
-            shard.counters.loads += 1;
-            if let Some(nanos) = load_nanos {
-                shard.counters.timed_loads += 1;
-                shard.counters.load_nanos = shard.counters.load_nanos.saturating_add(nanos);
+        let shard = &mut *guard;
+        shard.counters.loads += 1;
+        if let Some(nanos) = load_nanos {
+            shard.counters.timed_loads += 1;
+            shard.counters.load_nanos = shard.counters.load_nanos.saturating_add(nanos);
+        }
+        let pending = shard
+            .pending
+            .find_entry(hash, |p| p.stamp == id.stamp)
+            .ok()
+            .map(|e| e.remove().0);
+        match (pending, value) {
+            (Some(mut p), Some(value)) if reserved => {
+                if let Some(f) = p.flight.take() {
+                    to_finish = Some((f, value.clone()));
+                }
+                let ttl = self.info.ttl.or_else(|| self.ty.default_ttl_nanos());
+                self.add_ready(shard, hash, p.key, value, ttl);
             }
-            match find_pending(&mut shard.table, hash, id) {
-                Some(entry) => match value {
-                    Some(v) if reserved => {
-                        let slot = entry.into_mut();
-                        let State::Pending(flight) =
-                            std::mem::replace(&mut slot.state, State::Ready(v))
-                        else {
-                            unreachable!("find_pending only returns in-flight slots")
-                        };
-                        if let (Some(f), State::Ready(v)) = (flight, &slot.state) {
-                            to_finish = Some((f, v.clone()));
-                        }
-                        let ttl = self.info.ttl.or_else(|| self.ty.default_ttl_nanos());
-                        let parts = ShardParts {
-                            policy: &mut shard.policy,
-                            counters: &mut shard.counters,
-                            ready: &mut shard.ready,
-                            pending: &mut shard.pending,
-                            timed: &mut shard.timed,
-                            next_expiry: &mut shard.next_expiry,
-                        };
-                        self.make_ready(parts, slot, ttl);
-                        if shard.policy.needs_compaction() {
-                            shard.policy.compact(&shard.table);
-                        }
-                    }
-                    _ => {
-                        let (slot, _) = entry.remove();
-                        self.detach_pending(shard, slot, &mut removed);
-                        if reserved {
-                            self.ty.release();
-                        }
-                    }
-                },
-                None => {
-                    if reserved {
-                        self.ty.release();
-                    }
+            (pending, _) => {
+                if reserved {
+                    self.ty.release();
+                }
+                if let Some(p) = pending {
+                    self.forget_pending(shard, &p);
+                    removed.pending.push(p);
                 }
             }
         }
@@ -536,30 +534,32 @@ where
         removed.settle();
     }
 
-    /// Bookkeeping for a slot that just became ready (its state is already `Ready`).
-    fn make_ready(&self, shard: ShardParts<'_>, slot: &mut Slot<K, V>, ttl: Option<u64>) {
-        let ShardParts {
-            policy,
-            counters,
-            ready,
-            pending,
-            timed,
-            next_expiry,
-        } = shard;
-        slot.expires = match ttl {
+    /// Inserts a ready slot (its place in the cache type already reserved).
+    fn add_ready(&self, shard: &mut Shard<K, V>, hash: u64, key: K, value: V, ttl: Option<u64>) {
+        let expires = match ttl {
             Some(ttl) => clock::deadline(self.clock.precise_nanos(), ttl),
             None => NEVER,
         };
-        *pending -= 1;
-        *ready += 1;
-        counters.inserts += 1;
-        if slot.expires != NEVER {
-            *timed += 1;
-            *next_expiry = (*next_expiry).min(slot.expires);
+        let mut slot = Slot {
+            meta: Meta::new(),
+            expires,
+            key,
+            value,
+        };
+        shard.counters.inserts += 1;
+        if expires != NEVER {
+            shard.timed += 1;
+            shard.next_expiry = shard.next_expiry.min(expires);
             crate::housekeeper::ensure_started();
         }
-        policy.on_insert(&mut slot.meta);
+        shard.policy.on_insert(&mut slot.meta, hash);
+        shard
+            .table
+            .insert_unique(hash, slot, |s| hash_owned(&self.hasher, &s.key));
         self.len.fetch_add(1, Ordering::Relaxed);
+        if shard.policy.needs_compaction() {
+            shard.policy.compact(&shard.table);
+        }
     }
 
     /// The leader went away (panic or cancellation): remove its slot, wake waiters to retry.
@@ -568,29 +568,20 @@ where
         {
             let mut guard = self.lock(id.shard as usize);
             let shard = &mut *guard;
-            if let Some(entry) = find_pending(&mut shard.table, hash, id) {
-                let (slot, _) = entry.remove();
-                self.detach_pending(shard, slot, &mut removed);
+            if let Ok(entry) = shard.pending.find_entry(hash, |p| p.stamp == id.stamp) {
+                let (p, _) = entry.remove();
+                self.forget_pending(shard, &p);
+                removed.pending.push(p);
             }
         }
         removed.settle();
     }
 
-    /// Bookkeeping for an in-flight slot taken out of the table.
-    fn detach_pending(
-        &self,
-        shard: &mut Shard<K, V>,
-        mut slot: Slot<K, V>,
-        removed: &mut Removed<K, V>,
-    ) {
-        shard.pending -= 1;
+    /// Index bookkeeping for a computation taken out of the pending table.
+    fn forget_pending(&self, shard: &Shard<K, V>, p: &Pending<K, V>) {
         if shard.indexed {
-            self.index_remove(slot.rhash, slot.meta.hash);
+            self.index_remove(p.rhash, p.hash);
         }
-        if let State::Pending(Some(f)) = std::mem::replace(&mut slot.state, State::Pending(None)) {
-            removed.flights.push(f);
-        }
-        removed.slots.push(slot);
     }
 
     /// Bookkeeping for a ready slot taken out of the table.
@@ -601,7 +592,6 @@ where
 
     /// Counters and index for a ready slot that left the table (the policy already knows).
     fn count_removal(&self, shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
-        shard.ready -= 1;
         if slot.expires != NEVER {
             shard.timed -= 1;
         }
@@ -613,27 +603,10 @@ where
             Cause::Replaced => c.replaced += 1,
         }
         if shard.indexed {
-            self.index_remove(slot.rhash, slot.meta.hash);
+            self.index_remove(self.rendered_hash(&slot.key), self.owned_hash(&slot.key));
         }
         self.len.fetch_sub(1, Ordering::Relaxed);
         self.ty.release();
-    }
-
-    /// Removes any slot (ready or in flight) under the lock, for invalidation.
-    fn remove_for_invalidation(
-        &self,
-        shard: &mut Shard<K, V>,
-        slot: Slot<K, V>,
-        removed: &mut Removed<K, V>,
-    ) -> usize {
-        if matches!(slot.state, State::Ready(_)) {
-            self.account_removal(shard, &slot, Cause::Invalidated);
-            removed.slots.push(slot);
-            1
-        } else {
-            self.detach_pending(shard, slot, removed);
-            0
-        }
     }
 
     fn index_shard(&self, rhash: u64) -> Option<&IndexShard> {
@@ -674,32 +647,24 @@ where
         }
     }
 
-    /// Puts every slot of every shard into the rendered-key index (once per store).
-    fn build_index(&self) {
-        if self.index.is_none() || self.index_wanted.swap(true, Ordering::AcqRel) {
-            // Built or being built; shards indexed meanwhile are consistent either way, and
-            // `invalidate_exact` indexes any shard it finds unindexed.
-            return;
-        }
-        for i in 0..self.shards.len() {
-            self.index_shard_now(&mut self.lock(i));
-        }
-    }
-
+    /// Puts the keys of a shard into the rendered-key index, once.
     fn index_shard_now(&self, shard: &mut Shard<K, V>) {
         if shard.indexed {
             return;
         }
-        for slot in shard.table.iter_mut() {
-            slot.rhash = self.rendered_hash(&slot.key);
-            self.index_add(slot.rhash, slot.meta.hash);
+        for slot in shard.table.iter() {
+            self.index_add(self.rendered_hash(&slot.key), self.owned_hash(&slot.key));
+        }
+        for p in shard.pending.iter_mut() {
+            p.rhash = self.rendered_hash(&p.key);
+            self.index_add(p.rhash, p.hash);
         }
         shard.indexed = true;
     }
 
     /// Inserts a ready value directly (manual API), replacing any ready value of the key.
     ///
-    /// An in-flight computation of the key is fenced off: its result will not be stored.
+    /// A computation of the key in flight is fenced off: its result will not be stored.
     pub(crate) fn insert<Q: KeyArgs<Owned = K> + ?Sized>(
         &self,
         key: &Q,
@@ -708,70 +673,66 @@ where
     ) {
         let hash = self.hash(key);
         let owned = key.to_owned_key();
+        let i = self.shard_of(hash);
         let mut removed = Removed::new();
-        let mut guard = self.lock(self.shard_of(hash));
-        let reserved = match self.reserve_locked(&mut guard, &mut removed) {
-            Some(r) => r,
-            None => {
-                drop(guard);
-                let r = self.ty.reserve(self);
-                guard = self.lock(self.shard_of(hash));
-                r
-            }
-        };
+        let (reserved, mut guard) = self.reserve(i, self.lock(i), &mut removed);
         if reserved {
             let shard = &mut *guard;
             if let Ok(entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
                 let (old, _) = entry.remove();
-                if matches!(old.state, State::Ready(_)) {
-                    self.account_removal(shard, &old, Cause::Replaced);
-                    removed.slots.push(old);
-                } else {
-                    self.detach_pending(shard, old, &mut removed);
-                }
+                self.account_removal(shard, &old, Cause::Replaced);
+                removed.slots.push(old);
             }
-            let mut slot = Slot {
-                meta: Meta::new(hash),
-                rhash: 0,
-                expires: NEVER,
-                key: owned,
-                state: State::Ready(value),
-            };
+            if let Ok(entry) = shard.pending.find_entry(hash, |p| key.eq_key(&p.key)) {
+                let (p, _) = entry.remove();
+                self.forget_pending(shard, &p);
+                removed.pending.push(p);
+            }
             if shard.indexed {
-                slot.rhash = self.rendered_hash(&slot.key);
-                self.index_add(slot.rhash, hash);
+                self.index_add(self.rendered_hash(&owned), hash);
             }
-            shard.pending += 1; // make_ready counts it out again
             let ttl = ttl
                 .or(self.info.ttl)
                 .or_else(|| self.ty.default_ttl_nanos());
-            self.make_ready(shard_parts(shard), &mut slot, ttl);
-            shard.table.insert_unique(hash, slot, |s| s.meta.hash);
-            if shard.policy.needs_compaction() {
-                shard.policy.compact(&shard.table);
-            }
+            self.add_ready(shard, hash, owned, value, ttl);
         }
         drop(guard);
         removed.settle();
     }
 
-    /// Removes one key; true if a ready value was removed.
+    /// Removes one key (and fences a computation of it in flight); true if a value was removed.
     pub(crate) fn remove<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q) -> bool {
         let hash = self.hash(key);
         let mut removed = Removed::new();
-        let n = {
+        {
             let mut guard = self.lock(self.shard_of(hash));
             let shard = &mut *guard;
-            match shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
-                Ok(entry) => {
-                    let (slot, _) = entry.remove();
-                    self.remove_for_invalidation(shard, slot, &mut removed)
-                }
-                Err(_) => 0,
-            }
-        };
+            self.remove_matching(shard, hash, |k| key.eq_key(k), &mut removed);
+        }
+        let n = removed.slots.len();
         removed.settle();
         n > 0
+    }
+
+    /// Removes, for invalidation, the ready slot and the computation in flight of `hash` whose
+    /// keys satisfy `matches`.
+    fn remove_matching(
+        &self,
+        shard: &mut Shard<K, V>,
+        hash: u64,
+        mut matches: impl FnMut(&K) -> bool,
+        removed: &mut Removed<K, V>,
+    ) {
+        while let Ok(entry) = shard.table.find_entry(hash, |s| matches(&s.key)) {
+            let (slot, _) = entry.remove();
+            self.account_removal(shard, &slot, Cause::Invalidated);
+            removed.slots.push(slot);
+        }
+        while let Ok(entry) = shard.pending.find_entry(hash, |p| matches(&p.key)) {
+            let (p, _) = entry.remove();
+            self.forget_pending(shard, &p);
+            removed.pending.push(p);
+        }
     }
 
     /// Whether the key has a ready, unexpired value (counts nothing).
@@ -781,7 +742,7 @@ where
         guard
             .table
             .find(hash, |s| key.eq_key(&s.key))
-            .is_some_and(|s| matches!(s.state, State::Ready(_)) && s.is_live(|| self.now()))
+            .is_some_and(|s| s.is_live(|| self.now()))
     }
 
     /// The number of ready entries (expired ones not yet swept included).
@@ -789,17 +750,16 @@ where
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Removes the slots whose rendered key is `text` exactly.
+    /// Removes the keys whose rendered text is `text` exactly.
     fn invalidate_exact(&self, text: &str) -> usize {
         let rhash = self.text_hash(text);
         let Some(index_shard) = self.index_shard(rhash) else {
-            // Keys are their own text: look the key up directly.
             return self.invalidate_own_text(text);
         };
-        self.build_index();
-        // Shards indexed by a concurrent builder that has not reached them yet.
-        for i in 0..self.shards.len() {
-            self.index_shard_now(&mut self.lock(i));
+        if !self.index_wanted.swap(true, Ordering::AcqRel) || !self.fully_indexed() {
+            for i in 0..self.shards.len() {
+                self.index_shard_now(&mut self.lock(i));
+            }
         }
         let hashes: Vec<u64> = index_shard
             .lock()
@@ -807,71 +767,72 @@ where
             .filter(|r| r.rhash == rhash)
             .map(|r| r.hash)
             .collect();
-        let mut count = 0;
         let mut removed = Removed::new();
         let mut buf = String::new();
         for hash in hashes {
             let mut guard = self.lock(self.shard_of(hash));
-            let shard = &mut *guard;
-            while let Ok(entry) = shard.table.find_entry(hash, |s| {
-                s.rhash == rhash && {
-                    buf.clear();
-                    self.render_key(&s.key, &mut buf);
-                    buf == text
-                }
-            }) {
-                let (slot, _) = entry.remove();
-                count += self.remove_for_invalidation(shard, slot, &mut removed);
-            }
+            let is_text = |k: &K| {
+                buf.clear();
+                self.render_key(k, &mut buf);
+                buf == text
+            };
+            self.remove_matching(&mut guard, hash, is_text, &mut removed);
         }
+        let n = removed.slots.len();
         removed.settle();
-        count
+        n
     }
 
+    fn fully_indexed(&self) -> bool {
+        (0..self.shards.len()).all(|i| self.lock(i).indexed)
+    }
+
+    /// Manual stores: the key is its own text, so it is looked up directly.
     fn invalidate_own_text(&self, text: &str) -> usize {
         let hash = hash_key(&self.hasher, text);
         let mut removed = Removed::new();
-        let count = {
+        {
             let mut guard = self.lock(self.shard_of(hash));
-            let shard = &mut *guard;
             let mut buf = String::new();
-            match shard.table.find_entry(hash, |s| {
+            let is_text = |k: &K| {
                 buf.clear();
-                self.render_key(&s.key, &mut buf);
+                self.render_key(k, &mut buf);
                 buf == text
-            }) {
-                Ok(entry) => {
-                    let (slot, _) = entry.remove();
-                    self.remove_for_invalidation(shard, slot, &mut removed)
-                }
-                Err(_) => 0,
-            }
-        };
+            };
+            self.remove_matching(&mut guard, hash, is_text, &mut removed);
+        }
+        let n = removed.slots.len();
         removed.settle();
-        count
+        n
     }
 
-    /// Removes every slot whose rendered key matches.
+    /// Removes every key whose rendered text matches.
     fn invalidate_scan(&self, pattern: &Pattern) -> usize {
         let mut count = 0;
         let mut buf = String::new();
+        let mut matches = |k: &K| {
+            buf.clear();
+            self.render_key(k, &mut buf);
+            pattern.matches(&buf)
+        };
         for i in 0..self.shards.len() {
             let mut removed = Removed::new();
             {
                 let mut guard = self.lock(i);
                 let shard = &mut *guard;
-                let taken: Vec<Slot<K, V>> = shard
-                    .table
-                    .extract_if(|s| {
-                        buf.clear();
-                        self.render_key(&s.key, &mut buf);
-                        pattern.matches(&buf)
-                    })
-                    .collect();
-                for slot in taken {
-                    count += self.remove_for_invalidation(shard, slot, &mut removed);
+                let slots: Vec<Slot<K, V>> = shard.table.extract_if(|s| matches(&s.key)).collect();
+                let pending: Vec<Pending<K, V>> =
+                    shard.pending.extract_if(|p| matches(&p.key)).collect();
+                for slot in slots {
+                    self.account_removal(shard, &slot, Cause::Invalidated);
+                    removed.slots.push(slot);
+                }
+                for p in pending {
+                    self.forget_pending(shard, &p);
+                    removed.pending.push(p);
                 }
             }
+            count += removed.slots.len();
             removed.settle();
         }
         count
@@ -885,20 +846,23 @@ where
             {
                 let mut guard = self.lock(i);
                 let shard = &mut *guard;
-                let taken: Vec<Slot<K, V>> = shard.table.drain().collect();
-                for slot in taken {
-                    if matches!(slot.state, State::Ready(_)) {
-                        self.count_removal(shard, &slot, Cause::Invalidated);
-                        count += 1;
-                        removed.slots.push(slot);
-                    } else {
-                        self.detach_pending(shard, slot, &mut removed);
-                    }
+                let slots: Vec<Slot<K, V>> = shard.table.drain().collect();
+                let pending: Vec<Pending<K, V>> = shard.pending.drain().collect();
+                for slot in slots {
+                    self.count_removal(shard, &slot, Cause::Invalidated);
+                    removed.slots.push(slot);
+                }
+                for p in pending {
+                    self.forget_pending(shard, &p);
+                    removed.pending.push(p);
                 }
                 shard.policy.reset();
                 shard.next_expiry = NEVER;
-                shard.table.shrink_to_fit(|s| s.meta.hash);
+                shard
+                    .table
+                    .shrink_to_fit(|s| hash_owned(&self.hasher, &s.key));
             }
+            count += removed.slots.len();
             removed.settle();
         }
         count
@@ -913,9 +877,6 @@ where
             let victim = {
                 let mut guard = self.lock(i);
                 let shard = &mut *guard;
-                if shard.ready == 0 {
-                    continue;
-                }
                 let Some(slot) = shard.policy.evict(&mut shard.table) else {
                     continue;
                 };
@@ -948,13 +909,13 @@ where
                 let taken: Vec<Slot<K, V>> = shard
                     .table
                     .extract_if(|s| {
-                        let timed = matches!(s.state, State::Ready(_)) && s.expires != NEVER;
-                        if timed && s.expires <= now {
+                        if s.expires == NEVER {
+                            return false;
+                        }
+                        if s.expires <= now {
                             return true;
                         }
-                        if timed {
-                            next = next.min(s.expires);
-                        }
+                        next = next.min(s.expires);
                         false
                     })
                     .collect();
@@ -963,9 +924,10 @@ where
                 }
                 shard.next_expiry = next;
                 if shard.table.len() * 4 < shard.table.capacity() {
+                    let len = shard.table.len();
                     shard
                         .table
-                        .shrink_to(shard.table.len() * 2, |s| s.meta.hash);
+                        .shrink_to(len * 2, |s| hash_owned(&self.hasher, &s.key));
                 }
                 if shard.policy.needs_compaction() {
                     shard.policy.compact(&shard.table);
@@ -983,20 +945,22 @@ where
             let mut guard = self.lock(i);
             let shard = &mut *guard;
             if shard.policy.kind() != policy {
-                shard.policy.switch(policy, &mut shard.table);
+                shard.policy.switch(policy, &mut shard.table, |s| {
+                    hash_owned(&self.hasher, &s.key)
+                });
             }
         }
     }
 
-    /// Counters summed over the shards, with the current size.
+    /// Counters summed over the shards, with the entries and computations held now.
     pub(crate) fn counters(&self) -> (Counters, usize, usize) {
         let mut total = Counters::default();
         let (mut ready, mut pending) = (0, 0);
         for i in 0..self.shards.len() {
             let guard = self.lock(i);
             total.add(&guard.counters);
-            ready += guard.ready;
-            pending += guard.pending;
+            ready += guard.table.len();
+            pending += guard.pending.len();
         }
         (total, ready, pending)
     }
@@ -1006,36 +970,11 @@ where
     pub(crate) fn peek<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q) -> Option<V> {
         let hash = self.hash(key);
         let guard = self.lock(self.shard_of(hash));
-        match guard.table.find(hash, |s| key.eq_key(&s.key)) {
-            Some(
-                s @ Slot {
-                    state: State::Ready(v),
-                    ..
-                },
-            ) if s.is_live(|| self.now()) => Some(v.clone()),
-            _ => None,
-        }
-    }
-}
-
-/// The fields of a shard that bookkeeping for one slot touches, borrowed apart from its table.
-struct ShardParts<'a> {
-    policy: &'a mut Policy,
-    counters: &'a mut Counters,
-    ready: &'a mut usize,
-    pending: &'a mut usize,
-    timed: &'a mut usize,
-    next_expiry: &'a mut u64,
-}
-
-fn shard_parts<K, V>(shard: &mut Shard<K, V>) -> ShardParts<'_> {
-    ShardParts {
-        policy: &mut shard.policy,
-        counters: &mut shard.counters,
-        ready: &mut shard.ready,
-        pending: &mut shard.pending,
-        timed: &mut shard.timed,
-        next_expiry: &mut shard.next_expiry,
+        guard
+            .table
+            .find(hash, |s| key.eq_key(&s.key))
+            .filter(|s| s.is_live(|| self.now()))
+            .map(|s| s.value.clone())
     }
 }
 
@@ -1045,19 +984,6 @@ fn maybe_compact_after_hit<K, V>(shard: &mut Shard<K, V>) {
     if shard.policy.kind() == EvictionPolicy::Lru && shard.policy.needs_compaction() {
         shard.policy.compact(&shard.table);
     }
-}
-
-/// The in-flight slot `id`, if it is still in the table (not fenced off by invalidation).
-fn find_pending<K, V>(
-    table: &mut HashTable<Slot<K, V>>,
-    hash: u64,
-    id: FlightId,
-) -> Option<hashbrown::hash_table::OccupiedEntry<'_, Slot<K, V>>> {
-    table
-        .find_entry(hash, |s| {
-            s.meta.stamp == id.stamp && matches!(s.state, State::Pending(_))
-        })
-        .ok()
 }
 
 /// What the registry and cache types need of a store, whatever its key and value types.
@@ -1075,7 +1001,7 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
 
 impl<K, V> ErasedStore for Store<K, V>
 where
-    K: Send + Sync + 'static,
+    K: Hash + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     fn info(&self) -> &StoreInfo {
