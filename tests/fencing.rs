@@ -105,12 +105,15 @@ fn waiters_that_joined_before_an_invalidation_start_over() {
         while c.stats().activity.coalesced_waits < 1 {
             std::thread::yield_now();
         }
-        memo::invalidate("w").unwrap();
+        // The source changes, then the cache is told (the usual order for a write).
         source.store(2, Ordering::SeqCst);
+        memo::invalidate("w").unwrap();
         // The waiter was told to start over by the invalidation and computes the new version
-        // without waiting for the old leader.
-        assert_eq!(waiter.join().unwrap(), 2);
+        // without waiting for the old leader. (Release the leader first, so that a failed
+        // assertion cannot leave it blocked.)
+        let seen = waiter.join().unwrap();
         release_tx.send(()).unwrap();
+        assert_eq!(seen, 2);
         assert_eq!(leader.join().unwrap(), 1);
     });
     assert_eq!(c.get::<u64>("w"), Some(2));

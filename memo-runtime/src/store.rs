@@ -135,6 +135,17 @@ pub(crate) enum Begin<V> {
     Recursion,
 }
 
+/// The place a new entry takes in its cache type's capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// None could be had: every entry of the cache type is being computed.
+    None,
+    /// A free place, counted in the cache type when taken.
+    Fresh,
+    /// The place of an entry just evicted for it, never given back to the cache type.
+    Inherited,
+}
+
 /// Loads timed per shard before sampling starts, and the sampling period after that.
 const TIME_FIRST_LOADS: u64 = 64;
 const TIME_ONE_LOAD_IN: u32 = 8;
@@ -443,26 +454,30 @@ where
             .unwrap_or_else(|_| render(&mut String::new()))
     }
 
-    /// Takes a place in the cache type for a new entry while holding `shard`, evicting from
-    /// this shard when the store is the only one of its type. `None` when the cache type's
-    /// general (unlocked) path must be taken.
-    fn reserve_locked(&self, shard: &mut Shard<K, V>, removed: &mut Removed<K, V>) -> Option<bool> {
-        loop {
-            if self.ty.try_reserve() {
-                return Some(true);
-            }
-            if !self.ty.has_single_store() {
-                return None;
-            }
-            let victim = shard.policy.evict(&mut shard.table)?;
-            let cause = if victim.is_live(|| self.now()) {
-                Cause::Capacity
-            } else {
-                Cause::Expired
-            };
-            self.count_removal(shard, &victim, cause);
-            removed.slots.push(victim);
+    /// Takes a place in the cache type for a new entry while holding `shard`. When the cache
+    /// type is full and this is its only store, the entry the policy evicts from this shard
+    /// hands its place over (no counter moves). `None` when the cache type's general (unlocked)
+    /// path must be taken.
+    fn reserve_locked(
+        &self,
+        shard: &mut Shard<K, V>,
+        removed: &mut Removed<K, V>,
+    ) -> Option<Place> {
+        if self.ty.try_reserve() {
+            return Some(Place::Fresh);
         }
+        if !self.ty.has_single_store() {
+            return None;
+        }
+        let victim = shard.policy.evict(&mut shard.table)?;
+        let cause = if victim.is_live(|| self.now()) {
+            Cause::Capacity
+        } else {
+            Cause::Expired
+        };
+        self.count_removal_counters(shard, &victim, cause);
+        removed.slots.push(victim);
+        Some(Place::Inherited)
     }
 
     /// Takes a place for a new entry, with the shard `i` locked in `guard` (and locked again
@@ -472,13 +487,29 @@ where
         i: usize,
         mut guard: MutexGuard<'a, Shard<K, V>>,
         removed: &mut Removed<K, V>,
-    ) -> (bool, MutexGuard<'a, Shard<K, V>>) {
-        if let Some(r) = self.reserve_locked(&mut guard, removed) {
-            return (r, guard);
+    ) -> (Place, MutexGuard<'a, Shard<K, V>>) {
+        if let Some(place) = self.reserve_locked(&mut guard, removed) {
+            return (place, guard);
         }
         drop(guard);
-        let r = self.ty.reserve(self);
-        (r, self.lock(i))
+        let place = if self.ty.reserve(self) {
+            Place::Fresh
+        } else {
+            Place::None
+        };
+        (place, self.lock(i))
+    }
+
+    /// Gives back a place that was not used.
+    fn give_back(&self, place: Place) {
+        match place {
+            Place::None => {}
+            Place::Fresh => self.ty.release(),
+            Place::Inherited => {
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                self.ty.release();
+            }
+        }
     }
 
     /// Ends a computation: stores `value` if there is one and the computation was not fenced
@@ -494,9 +525,9 @@ where
         let mut removed = Removed::new();
         let mut to_finish = None;
         let mut guard = self.lock(i);
-        let mut reserved = false;
+        let mut place = Place::None;
         if value.is_some() {
-            (reserved, guard) = self.reserve(i, guard, &mut removed);
+            (place, guard) = self.reserve(i, guard, &mut removed);
         }
         let shard = &mut *guard;
         shard.counters.loads += 1;
@@ -510,17 +541,15 @@ where
             .ok()
             .map(|e| e.remove().0);
         match (pending, value) {
-            (Some(mut p), Some(value)) if reserved => {
+            (Some(mut p), Some(value)) if place != Place::None => {
                 if let Some(f) = p.flight.take() {
                     to_finish = Some((f, value.clone()));
                 }
                 let ttl = self.info.ttl.or_else(|| self.ty.default_ttl_nanos());
-                self.add_ready(shard, hash, p.key, value, ttl);
+                self.add_ready(shard, place, hash, p.key, value, ttl);
             }
             (pending, _) => {
-                if reserved {
-                    self.ty.release();
-                }
+                self.give_back(place);
                 if let Some(p) = pending {
                     self.forget_pending(shard, &p);
                     removed.pending.push(p);
@@ -534,8 +563,16 @@ where
         removed.settle();
     }
 
-    /// Inserts a ready slot (its place in the cache type already reserved).
-    fn add_ready(&self, shard: &mut Shard<K, V>, hash: u64, key: K, value: V, ttl: Option<u64>) {
+    /// Inserts a ready slot into the place reserved for it.
+    fn add_ready(
+        &self,
+        shard: &mut Shard<K, V>,
+        place: Place,
+        hash: u64,
+        key: K,
+        value: V,
+        ttl: Option<u64>,
+    ) {
         let expires = match ttl {
             Some(ttl) => clock::deadline(self.clock.precise_nanos(), ttl),
             None => NEVER,
@@ -556,7 +593,9 @@ where
         shard
             .table
             .insert_unique(hash, slot, |s| hash_owned(&self.hasher, &s.key));
-        self.len.fetch_add(1, Ordering::Relaxed);
+        if place == Place::Fresh {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
         if shard.policy.needs_compaction() {
             shard.policy.compact(&shard.table);
         }
@@ -590,8 +629,16 @@ where
         self.count_removal(shard, slot, cause);
     }
 
-    /// Counters and index for a ready slot that left the table (the policy already knows).
+    /// Counters, index and place for a ready slot that left the table (the policy already
+    /// knows).
     fn count_removal(&self, shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
+        self.count_removal_counters(shard, slot, cause);
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        self.ty.release();
+    }
+
+    /// Counters and index for a ready slot that left the table, keeping its place.
+    fn count_removal_counters(&self, shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
         if slot.expires != NEVER {
             shard.timed -= 1;
         }
@@ -605,8 +652,6 @@ where
         if shard.indexed {
             self.index_remove(self.rendered_hash(&slot.key), self.owned_hash(&slot.key));
         }
-        self.len.fetch_sub(1, Ordering::Relaxed);
-        self.ty.release();
     }
 
     fn index_shard(&self, rhash: u64) -> Option<&IndexShard> {
@@ -675,8 +720,8 @@ where
         let owned = key.to_owned_key();
         let i = self.shard_of(hash);
         let mut removed = Removed::new();
-        let (reserved, mut guard) = self.reserve(i, self.lock(i), &mut removed);
-        if reserved {
+        let (place, mut guard) = self.reserve(i, self.lock(i), &mut removed);
+        if place != Place::None {
             let shard = &mut *guard;
             if let Ok(entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
                 let (old, _) = entry.remove();
@@ -694,7 +739,7 @@ where
             let ttl = ttl
                 .or(self.info.ttl)
                 .or_else(|| self.ty.default_ttl_nanos());
-            self.add_ready(shard, hash, owned, value, ttl);
+            self.add_ready(shard, place, hash, owned, value, ttl);
         }
         drop(guard);
         removed.settle();
