@@ -223,8 +223,7 @@ fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
 #[test]
 fn a_dropped_async_leader_hands_over() {
     let c = cache("sf_async_drop");
-    let mut leader =
-        Box::pin(c.get_or_insert_with_async("k", || futures::future::pending::<u32>()));
+    let mut leader = Box::pin(c.get_or_insert_with_async("k", futures::future::pending::<u32>));
     assert!(poll_once(leader.as_mut()).is_pending());
     let mut waiter = Box::pin(c.get_or_insert_with_async("k", || async { 3_u32 }));
     assert!(

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex, thread_local};
 
 enum State<V> {
     Running(Vec<Waker>),

@@ -19,7 +19,6 @@ use crate::key::{KeyArgs, RenderFn};
 use crate::outcome::Kind;
 use crate::registry::registry;
 use crate::store::{Begin, Store, StoreInfo, entry_bytes};
-use crate::sync::RwLock;
 
 /// What a cached function declares about itself.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +41,8 @@ pub struct Site {
     meta: SiteMeta,
     /// The first store, as `Any` for a one-call downcast on the hit path.
     first: OnceLock<&'static (dyn Any + Send + Sync)>,
-    more: RwLock<Vec<&'static (dyn Any + Send + Sync)>>,
+    /// The stores of further instantiations (generic functions); cold.
+    more: std::sync::Mutex<Vec<&'static (dyn Any + Send + Sync)>>,
 }
 
 /// The result of entering a cached call.
@@ -61,7 +61,7 @@ impl Site {
         Self {
             meta,
             first: OnceLock::new(),
-            more: RwLock::new(Vec::new()),
+            more: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -86,7 +86,10 @@ impl Site {
         K: Hash + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        let mut more = self.more.write();
+        let mut more = self
+            .more
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let existing = self.first.get().into_iter().chain(more.iter());
         for s in existing {
             if let Some(s) = s.downcast_ref::<Store<K, V>>() {

@@ -289,6 +289,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_borrow)] // autoref selection: the extra references are the point
     fn render_prefers_display_then_debug_then_hash() {
         #[derive(Debug, Hash)]
         struct OnlyDebug(u8);

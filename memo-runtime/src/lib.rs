@@ -42,6 +42,9 @@ mod stats;
 mod store;
 mod sync;
 
+#[cfg(all(test, memo_shuttle))]
+mod model_tests;
+
 #[doc(hidden)]
 pub mod __private;
 

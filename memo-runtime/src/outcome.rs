@@ -163,6 +163,7 @@ impl<R: Clone + Send + Sync + 'static> SelectPlain for &KindTag<R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow)] // autoref selection: the extra references are the point
 mod tests {
     use super::*;
 
@@ -231,6 +232,7 @@ impl<R> SucceededAny for Succeeded<'_, R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow)] // autoref selection: the extra references are the point
 mod succeeded_tests {
     use super::*;
 

@@ -12,7 +12,8 @@ use crate::manual::Cache;
 use crate::pattern::Pattern;
 use crate::stats::{Activity, CacheTypeStats, FunctionStats, Stats};
 use crate::store::ErasedStore;
-use crate::sync::RwLock;
+// The registry is process-wide and outside the model-checked state: plain `parking_lot`.
+use parking_lot::RwLock;
 
 pub(crate) struct Registry {
     types: RwLock<HashMap<&'static str, &'static CacheType>>,

@@ -30,7 +30,7 @@ use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key, hash_owned};
 use crate::pattern::{Pattern, PrefixMatch};
 use crate::policy::{Meta, Policy, Tracked};
 use crate::stats::Counters;
-use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, Padded};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, Padded, thread_local};
 
 /// What a store is, for stats and invalidation.
 #[derive(Debug)]
@@ -697,10 +697,10 @@ where
         if shard.indexed {
             return;
         }
-        for slot in shard.table.iter() {
+        for slot in &shard.table {
             self.index_add(self.rendered_hash(&slot.key), self.owned_hash(&slot.key));
         }
-        for p in shard.pending.iter_mut() {
+        for p in &mut shard.pending {
             p.rhash = self.rendered_hash(&p.key);
             self.index_add(p.rhash, p.hash);
         }

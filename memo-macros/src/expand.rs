@@ -1,0 +1,473 @@
+//! The two pipelines (options -> function -> checks -> code, or the item with its errors) and
+//! the generation itself, which is pure: a plan from `valid.rs` in, tokens out.
+//!
+//! Generated code names the runtime only as `::memo::__private::...` and std only as
+//! `::core::...`/`::std::...`. Its locals are `Span::mixed_site()` identifiers, which the
+//! user's code (the body, the arguments) can neither see nor shadow; its static lives in a
+//! block of its own. Nothing new becomes visible in the user's namespace.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{AttrStyle, Attribute, Ident, Index, Type};
+
+use crate::attr::{self, CachedArgs};
+use crate::ctxt::Errors;
+use crate::fallback;
+use crate::model::{Body, Function};
+use crate::valid::{self, Cached, Hold, Invalidates, Part, Source, StoreAll, Wrapper};
+
+/// `#[cached(args)] item`.
+pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let options = CachedArgs::parse(args, &mut errors);
+    let plan = errors
+        .take(Function::parse(item.clone(), "cached"))
+        .and_then(|function| valid::cached(function, &options, &mut errors));
+    match (errors.finish(()), plan) {
+        (Ok(()), Some(plan)) => cached_fn(&plan),
+        (Err(e), _) => fallback::emit(&item, e),
+        (Ok(()), None) => item,
+    }
+}
+
+/// `#[invalidates(patterns)] item`.
+pub(crate) fn invalidates(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let patterns = attr::invalidates_patterns(args, &mut errors);
+    let plan = errors
+        .take(Function::parse(item.clone(), "invalidates"))
+        .map(|function| valid::invalidates(function, &patterns, &mut errors));
+    match (errors.finish(()), plan) {
+        (Ok(()), Some(plan)) => invalidates_fn(&plan),
+        (Err(e), _) => fallback::emit(&item, e),
+        (Ok(()), None) => item,
+    }
+}
+
+/// A generated local: invisible to the user's code, which cannot shadow it either.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// A generated local whose errors are shown at `span`.
+fn local_at(name: &str, span: Span) -> Ident {
+    Ident::new(name, Span::mixed_site().located_at(span))
+}
+
+/// The function's attributes: its own, then the inner attributes of its body made outer
+/// (the body moves into a closure or an async block, where `#![...]` cannot stay).
+fn attributes(function: &Function) -> TokenStream {
+    let inner = match &function.body {
+        Body::Block { inner, .. } => inner.as_slice(),
+        Body::Missing(_) => &[],
+    };
+    let inner = inner.iter().map(|a| Attribute {
+        style: AttrStyle::Outer,
+        ..a.clone()
+    });
+    let outer = &function.attrs;
+    quote!(#(#outer)* #(#inner)*)
+}
+
+/// `let __memo_fake: R = loop {}; return __memo_fake;` behind `if false`, spanned at the
+/// return type: it fixes the type of the closure or async block holding the body, so `?` and
+/// `return` in the body type-check, and type errors stay on the user's code.
+fn fake_return(ret: &Type) -> TokenStream {
+    let span = ret.span();
+    let fake = local_at("__memo_fake", span);
+    quote_spanned! {span=>
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::needless_return
+        )]
+        if false {
+            let #fake: #ret = loop {};
+            return #fake;
+        }
+    }
+}
+
+/// The body in its own braces, with `first` before its statements.
+fn body_after(body: &Body, first: TokenStream) -> TokenStream {
+    let mut out = TokenStream::new();
+    match body {
+        Body::Block { brace, stmts, .. } => brace.surround(&mut out, |t| {
+            t.extend(first);
+            t.extend(stmts.clone());
+        }),
+        Body::Missing(semi) => semi.to_tokens(&mut out),
+    }
+    out
+}
+
+fn cached_fn(plan: &Cached) -> TokenStream {
+    let Function { vis, sig, body, .. } = &plan.function;
+    let attrs = attributes(&plan.function);
+    let site = local("__memo_site");
+    let kind = local("__memo_kind");
+    let entry = local("__memo_entry");
+    let value = local("__memo_value");
+    let guard = local("__memo_guard");
+    let ret = &plan.ret;
+    let site_expr = site_static(plan);
+    let kind_expr = kind_expr(ret, plan.store_all.as_ref());
+    let key = key_expr(&plan.key);
+    let render = render_fn(plan.key.len());
+    // Errors about the key's types (a part that is not `Hash + Eq`) are reported at the calls
+    // that need them; both are spanned at the key part most likely to be the culprit.
+    let (enter, run) = if sig.asyncness.is_some() {
+        let (enter, run_async) = (
+            Ident::new("enter_async", plan.blame),
+            Ident::new("run_async", plan.blame),
+        );
+        let body = body_after(body, fake_return(ret));
+        (
+            quote!(#site.#enter(&#key, #kind, #render).await),
+            quote!(#guard.#run_async(async move #body).await),
+        )
+    } else {
+        let (enter, run) = (
+            Ident::new("enter", plan.blame),
+            Ident::new("run", plan.blame),
+        );
+        (
+            quote!(#site.#enter(&#key, #kind, #render)),
+            quote!(#guard.#run(move || -> #ret #body)),
+        )
+    };
+    quote! {
+        #attrs
+        #vis #sig {
+            let #site: &'static ::memo::__private::Site = #site_expr;
+            let #kind = #kind_expr;
+            // Bound before the `match`, so the borrow of the arguments ends before the body
+            // takes them.
+            let #entry = #enter;
+            match #entry {
+                ::memo::__private::Entry::Hit(#value) => #value,
+                ::memo::__private::Entry::Miss(#guard) => #run,
+            }
+        }
+    }
+}
+
+/// `&'static Site`: a static in a block of its own.
+fn site_static(plan: &Cached) -> TokenStream {
+    let name = plan.function.name();
+    let prefix = &plan.prefix;
+    let cache_type = &plan.cache_type;
+    let ttl = plan.ttl_nanos.map_or_else(
+        || quote!(::core::option::Option::None),
+        |nanos| quote!(::core::option::Option::Some(::core::time::Duration::from_nanos(#nanos))),
+    );
+    let site = local("__MEMO_SITE");
+    quote! {{
+        static #site: ::memo::__private::Site =
+            ::memo::__private::Site::new(::memo::__private::SiteMeta {
+                name: ::core::concat!(::core::module_path!(), "::", #name),
+                prefix: #prefix,
+                cache_type: #cache_type,
+                ttl: #ttl,
+            });
+        &#site
+    }}
+}
+
+/// The kind of the return type, selected by type (so aliases work): `Ok` of a `Result`, `Some`
+/// of an `Option`, else the whole value; or the whole value for `cache_err`/`cache_none`, which
+/// check that the return type is a `Result`/`Option`. Errors (a value that is not `Clone`) are
+/// shown at the return type.
+fn kind_expr(ret: &Type, store_all: Option<&StoreAll>) -> TokenStream {
+    let memo_kind = Ident::new("memo_kind", ret.span());
+    let Some(all) = store_all else {
+        return quote! {{
+            #[allow(unused_imports)]
+            use ::memo::__private::{SelectResult as _, SelectOption as _, SelectPlain as _};
+            (&&&::memo::__private::KindTag::<#ret>::new()).#memo_kind()
+        }};
+    };
+    let flag = &all.flag;
+    let (wrapper, impl_for, other) = match all.wrapper {
+        Wrapper::Result => (
+            "Result",
+            quote!(<T, E> MemoReturnsWrapper for ::core::result::Result<T, E>),
+            "`cache_none` for an `Option`",
+        ),
+        Wrapper::Option => (
+            "Option",
+            quote!(<T> MemoReturnsWrapper for ::core::option::Option<T>),
+            "`cache_err` for a `Result`",
+        ),
+    };
+    let message = format!("`{flag}` needs a function returning a `{wrapper}`, not `{{Self}}`");
+    let label = format!("remove `{flag}`, or use {other}");
+    let check = local_at("__memo_returns", flag.span());
+    quote! {{
+        #[diagnostic::on_unimplemented(message = #message, label = #label)]
+        trait MemoReturnsWrapper {}
+        impl #impl_for {}
+        fn #check<R: MemoReturnsWrapper>() {}
+        #check::<#ret>();
+        #[allow(unused_imports)]
+        use ::memo::__private::SelectPlain as _;
+        (&&&::memo::__private::KindTag::<#ret>::new()).#memo_kind()
+    }}
+}
+
+/// The borrowed key: a tuple of `&T` (groups of eight past eight parts), or `()`.
+fn key_expr(parts: &[Source]) -> TokenStream {
+    let parts: Vec<TokenStream> = parts.iter().map(key_part).collect();
+    if parts.len() <= 8 {
+        return quote!((#(#parts,)*));
+    }
+    let groups = parts
+        .chunks(8)
+        .map(|chunk| quote!(::memo::__private::KeyGroup((#(#chunk,)*))));
+    quote!((#(#groups,)*))
+}
+
+/// One key part as `&T`: `&id` for an owned argument, the reference itself for `name: &str`.
+fn key_part(source: &Source) -> TokenStream {
+    match source {
+        Source::Arg {
+            ident,
+            hold: Hold::Owned,
+        } => quote!(&#ident),
+        Source::Arg {
+            ident,
+            hold: Hold::Shared,
+        } => ident.to_token_stream(),
+        Source::Receiver {
+            self_token,
+            hold: Hold::Shared,
+        } => self_token.to_token_stream(),
+        other => borrow(other),
+    }
+}
+
+/// A value as `&T` for rendering: `&id`, `&*name`, `&*self`, `&self.region`.
+fn borrow(source: &Source) -> TokenStream {
+    match source {
+        Source::Arg {
+            ident,
+            hold: Hold::Owned,
+        } => quote!(&#ident),
+        Source::Arg { ident, .. } => quote!(&*#ident),
+        Source::Receiver {
+            self_token,
+            hold: Hold::Owned,
+        } => quote!(&#self_token),
+        Source::Receiver { self_token, .. } => quote!(&*#self_token),
+        Source::Field {
+            self_token,
+            members,
+        } => quote!(&#self_token #(.#members)*),
+    }
+}
+
+/// The fn that renders an owned key: `Display`, else `Debug`, else a hash, per part.
+fn render_fn(parts: usize) -> TokenStream {
+    if parts == 0 {
+        return quote!(|_, _| {});
+    }
+    let k = local("__memo_k");
+    let w = local("__memo_w");
+    let paths = (0..parts).map(|i| {
+        if parts <= 8 {
+            let i = Index::from(i);
+            quote!(#k.#i)
+        } else {
+            let (group, i) = (Index::from(i / 8), Index::from(i % 8));
+            quote!(#k.#group.#i)
+        }
+    });
+    quote! {
+        |#k, #w| {
+            #[allow(unused_imports)]
+            use ::memo::__private::{RenderDisplay as _, RenderDebug as _, RenderOpaque as _};
+            #((&&&::memo::__private::Render(&#paths)).render_arg(#w);)*
+        }
+    }
+}
+
+fn invalidates_fn(plan: &Invalidates) -> TokenStream {
+    let Function { vis, sig, body, .. } = &plan.function;
+    let attrs = attributes(&plan.function);
+    let out = local("__memo_out");
+    let mut build = Vec::new();
+    let mut invalidate = Vec::new();
+    for (i, parts) in plan.patterns.iter().enumerate() {
+        match parts.as_slice() {
+            [] => {}
+            [Part::Text(text)] => {
+                invalidate.push(quote!(let _ = ::memo::__private::invalidate_built(#text);));
+            }
+            parts => {
+                let pattern = format_ident!("__memo_pattern{}", i, span = Span::mixed_site());
+                let steps = parts.iter().map(|p| pattern_step(&pattern, p));
+                build.push(quote! {
+                    let #pattern = {
+                        let mut #pattern = ::std::string::String::new();
+                        #(#steps)*
+                        #pattern
+                    };
+                });
+                invalidate.push(quote!(let _ = ::memo::__private::invalidate_built(&#pattern);));
+            }
+        }
+    }
+    let fake = match plan.function.return_type() {
+        Some(ret) if plan.nameable_return => fake_return(ret),
+        _ => TokenStream::new(),
+    };
+    let body = body_after(body, fake);
+    let run = if sig.asyncness.is_some() {
+        quote!(async move #body.await)
+    } else {
+        quote!((move || #body)())
+    };
+    quote! {
+        #attrs
+        #vis #sig {
+            // The patterns are filled before the body runs, which may consume the arguments.
+            #(#build)*
+            #[allow(clippy::redundant_closure_call)]
+            let #out = #run;
+            if {
+                #[allow(unused_imports)]
+                use ::memo::__private::{SucceededResult as _, SucceededAny as _};
+                (&&::memo::__private::Succeeded(&#out)).memo_succeeded()
+            } {
+                #(#invalidate)*
+            }
+            #out
+        }
+    }
+}
+
+/// Appends one piece to a pattern being built: text as is, a value rendered as `#[cached]`
+/// renders it and escaped. A value with neither `Display`, `Debug` nor `Hash` is an error at
+/// the pattern.
+fn pattern_step(pattern: &Ident, part: &Part) -> TokenStream {
+    match part {
+        Part::Text(text) => quote!(#pattern.push_str(#text);),
+        Part::Value { source, span } => {
+            let w = local("__memo_w");
+            let value = borrow(source);
+            let render_arg = Ident::new("render_arg", *span);
+            quote! {
+                ::memo::__private::push_arg(&mut #pattern, |#w| {
+                    #[allow(unused_imports)]
+                    use ::memo::__private::{RenderDisplay as _, RenderDebug as _, RenderOpaque as _};
+                    (&&&::memo::__private::Render(#value)).#render_arg(#w);
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_cached(args: TokenStream, item: TokenStream) -> String {
+        cached(args, item).to_string()
+    }
+
+    #[test]
+    fn a_sync_function_looks_up_then_runs_its_body_in_a_closure() {
+        let out = expand_cached(
+            quote!(ttl = 60, prefix = "user"),
+            quote!(
+                pub fn load(id: u64, name: &str) -> Option<String> {
+                    None
+                }
+            ),
+        );
+        assert!(
+            out.contains("name : \"load\"") || out.contains(", \"load\""),
+            "{out}"
+        );
+        assert!(out.contains("prefix : \"user\""), "{out}");
+        assert!(out.contains("from_nanos (60000000000u64)"), "{out}");
+        assert!(out.contains(". enter (& (& id , name ,) ,"), "{out}");
+        assert!(
+            out.contains("run (move || -> Option < String > { None })"),
+            "{out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn an_async_function_awaits_and_fixes_its_block_type() {
+        let out = expand_cached(
+            quote!(),
+            quote!(
+                async fn f(&self) -> u8 {
+                    1
+                }
+            ),
+        );
+        assert!(out.contains(". enter_async (& () ,"), "{out}");
+        assert!(out.contains("run_async (async move { # [allow"), "{out}");
+        assert!(out.contains("let __memo_fake : u8 = loop { } ;"), "{out}");
+    }
+
+    #[test]
+    fn long_keys_are_grouped_by_eight() {
+        let args: Vec<Ident> = (0..10_u8).map(|i| format_ident!("a{}", i)).collect();
+        let out = expand_cached(quote!(), quote!(fn f(#(#args: u8),*) -> u8 { 0 }));
+        assert!(out.contains("KeyGroup ((& a0 ,"), "{out}");
+        assert!(out.contains("KeyGroup ((& a8 , & a9 ,))"), "{out}");
+        assert!(out.contains("__memo_k . 1 . 1"), "{out}");
+    }
+
+    #[test]
+    fn inner_attributes_move_to_the_function() {
+        let out = expand_cached(
+            quote!(),
+            quote!(
+                fn f() -> u8 {
+                    #![allow(unused)]
+                    1
+                }
+            ),
+        );
+        assert!(out.starts_with("# [allow (unused)] fn f"), "{out}");
+    }
+
+    #[test]
+    fn errors_keep_the_item_as_written() {
+        let item = quote!(
+            fn f(x: &mut u8) -> u8 {
+                *x
+            }
+        );
+        let out = expand_cached(quote!(tll = 1), item.clone());
+        assert!(out.starts_with(&item.to_string()), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn invalidation_fills_placeholders_before_the_body() {
+        let out = invalidates(
+            quote!("user:{id}", "team:*"),
+            quote!(
+                fn rename(id: u64, name: String) -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        )
+        .to_string();
+        let fill = out.find("push_arg").unwrap();
+        let body = out.find("Ok (())").unwrap();
+        assert!(fill < body, "{out}");
+        assert!(out.contains("invalidate_built (\"team:*\")"), "{out}");
+        assert!(out.contains("Render (& id)"), "{out}");
+    }
+}

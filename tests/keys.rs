@@ -1,0 +1,191 @@
+//! Keys: borrowed arguments, rendering (`prefix:arg1:arg2`, escaped), `_` arguments, key
+//! templates, long keys, and functions that never share entries.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use memo::cached;
+
+fn calls(counter: &AtomicUsize) -> usize {
+    counter.load(Ordering::SeqCst)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Query {
+    text: String,
+    page: u32,
+}
+
+#[test]
+fn borrowed_arguments_hit_whatever_owns_the_value() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "keys_borrowed")]
+    fn search(word: &str, bytes: &[u8], query: &Query) -> usize {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        word.len() + bytes.len() + query.text.len()
+    }
+
+    let q = Query {
+        text: "rust".into(),
+        page: 1,
+    };
+    assert_eq!(search("ab", &[1, 2], &q), 8);
+    let owned_word = String::from("ab");
+    let owned_bytes = vec![1_u8, 2];
+    let same_query = q.clone();
+    assert_eq!(search(&owned_word, &owned_bytes, &same_query), 8);
+    assert_eq!(calls(&CALLS), 1);
+    let next_page = Query { page: 2, ..q };
+    search("ab", &[1, 2], &next_page);
+    assert_eq!(calls(&CALLS), 2);
+}
+
+#[test]
+fn keys_render_as_prefix_and_arguments() {
+    #[derive(Clone, Debug, Hash, PartialEq, Eq)]
+    struct OnlyDebug(u8);
+
+    #[derive(Clone, Hash, PartialEq, Eq)]
+    struct Neither(u8);
+
+    #[cached(prefix = "keys_render")]
+    fn render(id: u64, name: &str, tag: OnlyDebug, opaque: Neither) -> u64 {
+        let _ = (name, tag, opaque);
+        id
+    }
+
+    render(42, "ada", OnlyDebug(7), Neither(1));
+    // Display for the first two, Debug for the third, a stable hash for the last: the exact
+    // key of the first three parts, then any hash.
+    assert_eq!(
+        memo::invalidate("keys_render:42:ada:OnlyDebug(7):#*").unwrap(),
+        1
+    );
+}
+
+#[test]
+fn separators_in_arguments_are_escaped() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "keys_escape")]
+    fn pair(a: &str, b: &str) -> String {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        format!("{a}|{b}")
+    }
+
+    // Without escaping, both would render as `keys_escape:a:b:c`.
+    assert_eq!(pair("a:b", "c"), "a:b|c");
+    assert_eq!(pair("a", "b:c"), "a|b:c");
+    assert_eq!(calls(&CALLS), 2);
+    assert_eq!(memo::invalidate(r"keys_escape:a\\:b:c").unwrap(), 1);
+    assert_eq!(memo::invalidate(r"keys_escape:a:b\\:c").unwrap(), 1);
+}
+
+#[test]
+fn arguments_bound_to_underscore_are_not_in_the_key() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "keys_underscore")]
+    fn lookup(id: u64, _: &str) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        id
+    }
+
+    lookup(1, "request-1");
+    lookup(1, "request-2");
+    assert_eq!(
+        calls(&CALLS),
+        1,
+        "calls that differ only in `_` share an entry"
+    );
+    assert_eq!(memo::invalidate("keys_underscore:1").unwrap(), 1);
+}
+
+#[test]
+fn a_key_template_chooses_and_orders_the_parts() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "keys_template", key = "{team}:{id}")]
+    fn member(id: u64, team: &str, verbose: bool) -> String {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        if verbose {
+            format!("{team}/{id}!")
+        } else {
+            format!("{team}/{id}")
+        }
+    }
+
+    assert_eq!(member(1, "core", false), "core/1");
+    assert_eq!(
+        member(1, "core", true),
+        "core/1",
+        "`verbose` is not in the key"
+    );
+    assert_eq!(calls(&CALLS), 1);
+    assert_eq!(memo::invalidate("keys_template:core:1").unwrap(), 1);
+}
+
+#[test]
+fn functions_with_one_prefix_never_share_entries() {
+    static A: AtomicUsize = AtomicUsize::new(0);
+    static B: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "keys_shared")]
+    fn first(id: u64) -> u64 {
+        A.fetch_add(1, Ordering::SeqCst);
+        id
+    }
+
+    #[cached(prefix = "keys_shared")]
+    fn second(id: u64) -> u64 {
+        B.fetch_add(1, Ordering::SeqCst);
+        id + 1
+    }
+
+    assert_eq!(first(1), 1);
+    assert_eq!(second(1), 2);
+    assert_eq!(first(1), 1);
+    assert_eq!(second(1), 2);
+    assert_eq!((calls(&A), calls(&B)), (1, 1));
+    // One pattern reaches both, as their keys render alike.
+    assert_eq!(memo::invalidate("keys_shared:1").unwrap(), 2);
+}
+
+#[test]
+fn keys_may_have_more_than_eight_parts() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "keys_wide")]
+    #[allow(clippy::too_many_arguments, clippy::many_single_char_names)]
+    fn wide(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8, h: u8, i: u8, j: &str) -> String {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        format!("{a}{b}{c}{d}{e}{f}{g}{h}{i}{j}")
+    }
+
+    assert_eq!(wide(1, 2, 3, 4, 5, 6, 7, 8, 9, "x"), "123456789x");
+    assert_eq!(wide(1, 2, 3, 4, 5, 6, 7, 8, 9, "x"), "123456789x");
+    assert_eq!(wide(1, 2, 3, 4, 5, 6, 7, 8, 9, "y"), "123456789y");
+    assert_eq!(calls(&CALLS), 2);
+    assert_eq!(
+        memo::invalidate("keys_wide:1:2:3:4:5:6:7:8:9:x").unwrap(),
+        1
+    );
+}
+
+#[test]
+fn a_function_without_arguments_has_one_entry() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "keys_none")]
+    fn settings() -> Vec<String> {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        vec!["a".into()]
+    }
+
+    settings();
+    settings();
+    assert_eq!(calls(&CALLS), 1);
+    assert_eq!(memo::invalidate("keys_none").unwrap(), 1);
+    settings();
+    assert_eq!(calls(&CALLS), 2);
+}

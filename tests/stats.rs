@@ -1,0 +1,111 @@
+//! `memo::stats()` for cached functions: every function listed by name with its counters, the
+//! counters adding up, and the JSON document.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use memo::{cached, invalidates};
+
+#[cached(prefix = "stats_user", cache_type = "stats_users", ttl = 120)]
+fn stats_user(id: u64) -> Option<String> {
+    (id > 0).then(|| format!("user {id}"))
+}
+
+#[cached(prefix = "stats_team", cache_type = "stats_users")]
+fn stats_team(id: u64) -> Result<u64, String> {
+    if id == 0 {
+        Err("no team 0".into())
+    } else {
+        Ok(id)
+    }
+}
+
+#[invalidates("stats_user:{id}")]
+fn stats_rename(id: u64) {
+    let _ = id;
+}
+
+#[test]
+fn each_function_is_listed_by_name_with_its_counters() {
+    stats_user(1);
+    stats_user(1);
+    stats_user(1);
+    stats_user(0);
+    assert_eq!(stats_team(1), Ok(1));
+    assert!(stats_team(0).is_err());
+    stats_rename(1);
+
+    let stats = memo::stats();
+    let user = stats.function("stats_user").unwrap();
+    assert_eq!(
+        user.name, "stats::stats_user",
+        "names are `module::function`"
+    );
+    assert_eq!(user.prefix, "stats_user");
+    assert_eq!(user.cache_type, "stats_users");
+    assert_eq!(user.ttl_ms, Some(120_000));
+    let a = &user.activity;
+    assert_eq!((a.hits, a.misses, a.lookups), (2, 2, 4));
+    assert_eq!(a.loads.count, 2);
+    assert_eq!((a.inserts, a.size), (1, 0));
+    assert_eq!(a.evictions.invalidated, 1);
+    assert!(a.is_conserved());
+    assert!((a.hit_rate - 0.5).abs() < 1e-9);
+
+    let team = stats.function("stats_team").unwrap();
+    assert_eq!((team.activity.misses, team.activity.inserts), (2, 1));
+
+    let ty = stats.cache_type("stats_users").unwrap();
+    assert!(!ty.configured, "no `configure` named it");
+    assert!(ty.activity.lookups >= 6);
+}
+
+#[test]
+fn the_snapshot_is_a_json_document() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "stats_json", cache_type = "stats_json")]
+    fn stats_json(word: &str) -> usize {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        word.len()
+    }
+
+    stats_json("a");
+    stats_json("a");
+    stats_json("bb");
+    assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+
+    let json = serde_json::to_value(memo::stats()).unwrap();
+    let functions = json["functions"].as_array().unwrap();
+    let f = functions
+        .iter()
+        .find(|f| {
+            f["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("::stats_json"))
+        })
+        .unwrap_or_else(|| panic!("stats_json missing from {json:#}"));
+    assert_eq!(f["prefix"], "stats_json");
+    assert_eq!(f["cache_type"], "stats_json");
+    assert_eq!(f["hits"], 1);
+    assert_eq!(f["misses"], 2);
+    assert_eq!(f["size"], 2);
+    let types = json["cache_types"].as_array().unwrap();
+    assert!(
+        types
+            .iter()
+            .any(|t| t["name"] == "stats_json" && t["hits"] == 1)
+    );
+    assert!(json["totals"]["lookups"].as_u64().unwrap() >= 3);
+}
+
+#[test]
+fn a_function_appears_once_it_has_run() {
+    #[cached(prefix = "stats_late")]
+    fn stats_late(id: u64) -> u64 {
+        id
+    }
+
+    assert!(memo::stats().function("stats_late").is_none());
+    stats_late(1);
+    assert!(memo::stats().function("stats_late").is_some());
+}
