@@ -183,12 +183,12 @@ fn site_static(plan: &Cached) -> TokenStream {
 /// check that the return type is a `Result`/`Option`. Errors (a value that is not `Clone`) are
 /// shown at the return type.
 fn kind_expr(ret: &Type, store_all: Option<&StoreAll>) -> TokenStream {
-    let memo_kind = Ident::new("memo_kind", ret.span());
+    let select = Ident::new("cached_value_must_be_clone", ret.span());
     let Some(all) = store_all else {
         return quote! {{
             #[allow(unused_imports)]
             use ::memo::__private::{SelectResult as _, SelectOption as _, SelectPlain as _};
-            (&&&::memo::__private::KindTag::<#ret>::new()).#memo_kind()
+            (&&&::memo::__private::KindTag::<#ret>::new()).#select()
         }};
     };
     let flag = &all.flag;
@@ -215,7 +215,7 @@ fn kind_expr(ret: &Type, store_all: Option<&StoreAll>) -> TokenStream {
         #check::<#ret>();
         #[allow(unused_imports)]
         use ::memo::__private::SelectPlain as _;
-        (&&&::memo::__private::KindTag::<#ret>::new()).#memo_kind()
+        (&&&::memo::__private::KindTag::<#ret>::new()).#select()
     }}
 }
 
