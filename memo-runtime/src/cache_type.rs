@@ -115,6 +115,7 @@ impl CacheType {
                 name: String::new(),
                 prefix: None,
                 zero_arity: false,
+                key_start: Box::from(""),
                 ttl: None,
                 entry_bytes: entry_bytes::<Box<str>, ManualValue>(false),
             };

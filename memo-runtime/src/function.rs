@@ -105,6 +105,7 @@ impl Site {
         let info = StoreInfo {
             name: self.meta.name.to_owned(),
             prefix: Some(self.meta.prefix),
+            key_start: format!("{}:", self.meta.prefix).into_boxed_str(),
             zero_arity: std::any::TypeId::of::<K>() == std::any::TypeId::of::<()>(),
             ttl: self.meta.ttl.map(crate::clock::duration_nanos),
             entry_bytes: entry_bytes::<K, V>(true),

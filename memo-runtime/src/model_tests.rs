@@ -41,6 +41,7 @@ fn new_store() -> &'static TestStore {
         name: String::new(),
         prefix: None,
         zero_arity: false,
+        key_start: Box::from(""),
         ttl: None,
         entry_bytes: 0,
     };

@@ -2,7 +2,7 @@
 //! span them (configuration, invalidation, clearing, sweeping, stats).
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use crate::cache_type::CacheType;
@@ -17,12 +17,14 @@ use parking_lot::RwLock;
 
 pub(crate) struct Registry {
     types: RwLock<HashMap<&'static str, &'static CacheType>>,
-    stores: RwLock<Vec<&'static dyn ErasedStore>>,
+    /// Every store; replaced (not mutated) when one is added, so that callers iterate a
+    /// snapshot without holding the lock while user `Drop` code runs.
+    stores: RwLock<Arc<[&'static dyn ErasedStore]>>,
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
     types: RwLock::new(HashMap::new()),
-    stores: RwLock::new(Vec::new()),
+    stores: RwLock::new(Arc::from(Vec::new())),
 });
 
 pub(crate) fn registry() -> &'static Registry {
@@ -75,12 +77,18 @@ impl Registry {
     }
 
     pub(crate) fn add_store(&self, store: &'static dyn ErasedStore) {
-        self.stores.write().push(store);
+        {
+            let mut stores = self.stores.write();
+            let mut next = stores.to_vec();
+            next.push(store);
+            *stores = Arc::from(next);
+        }
         store.cache_type().add_store(store);
     }
 
-    pub(crate) fn stores(&self) -> Vec<&'static dyn ErasedStore> {
-        self.stores.read().clone()
+    /// A snapshot of every store.
+    pub(crate) fn stores(&self) -> Arc<[&'static dyn ErasedStore]> {
+        Arc::clone(&self.stores.read())
     }
 
     fn types(&self) -> Vec<&'static CacheType> {
@@ -164,27 +172,28 @@ pub fn default_cache() -> Cache {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn invalidate(pattern: &str) -> Result<usize, PatternError> {
+    if !pattern.is_empty()
+        && pattern.len() <= Pattern::MAX_LEN
+        && !pattern.contains(['*', '?', '[', ']', '\\'])
+    {
+        // A plain key: no pattern to compile.
+        let stores = registry().stores();
+        return Ok(stores.iter().map(|s| s.invalidate_key(pattern)).sum());
+    }
     let pattern = Pattern::new(pattern)?;
     Ok(invalidate_pattern(&pattern))
 }
 
 /// [`invalidate`] with a pattern checked beforehand.
 pub fn invalidate_pattern(pattern: &Pattern) -> usize {
-    registry()
-        .stores()
-        .into_iter()
-        .map(|s| s.invalidate(pattern))
-        .sum()
+    let stores = registry().stores();
+    stores.iter().map(|s| s.invalidate(pattern)).sum()
 }
 
 /// Removes every entry of every cache type; returns how many were removed. Computations in
 /// progress will not store their results.
 pub fn clear_all() -> usize {
-    registry()
-        .stores()
-        .into_iter()
-        .map(ErasedStore::clear)
-        .sum()
+    registry().stores().iter().map(|s| s.clear()).sum()
 }
 
 /// Removes every expired entry now, in every cache type, and returns how many.
@@ -192,11 +201,7 @@ pub fn clear_all() -> usize {
 /// The background housekeeper does this by itself a few times a second; call it to make
 /// memory use deterministic, e.g. in a test that moves a [`ManualClock`](crate::ManualClock).
 pub fn sweep_expired() -> usize {
-    registry()
-        .stores()
-        .into_iter()
-        .map(ErasedStore::sweep)
-        .sum()
+    registry().stores().iter().map(|s| s.sweep()).sum()
 }
 
 /// The stats entry of one cache type.

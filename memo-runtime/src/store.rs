@@ -41,6 +41,8 @@ pub(crate) struct StoreInfo {
     pub(crate) prefix: Option<&'static str>,
     /// Whether the function has no key arguments: its one key is the prefix alone.
     pub(crate) zero_arity: bool,
+    /// What every rendered key of the store starts with: `prefix:` (empty for the manual store).
+    pub(crate) key_start: Box<str>,
     /// The function's own TTL in nanoseconds, overriding the cache type's default.
     pub(crate) ttl: Option<u64>,
     /// Approximate bytes one entry takes besides the heap memory its key and value own.
@@ -188,8 +190,8 @@ pub(crate) struct Store<K, V> {
     hasher: ahash::RandomState,
     /// Rendered key to slot, for exact invalidation (function stores only).
     index: Option<Box<[IndexShard]>>,
-    /// Set by the first exact invalidation: from then on, new slots are indexed.
-    index_wanted: AtomicBool,
+    /// Set once every shard is indexed (by the first exact invalidation).
+    index_ready: AtomicBool,
     render: Option<RenderFn<K>>,
     pub(crate) info: StoreInfo,
     pub(crate) ty: &'static CacheType,
@@ -245,7 +247,7 @@ where
             shift: 40,
             hasher: ahash::RandomState::new(),
             index,
-            index_wanted: AtomicBool::new(false),
+            index_ready: AtomicBool::new(false),
             render,
             info,
             ty,
@@ -801,20 +803,30 @@ where
         let Some(index_shard) = self.index_shard(rhash) else {
             return self.invalidate_own_text(text);
         };
-        if !self.index_wanted.swap(true, Ordering::AcqRel) || !self.fully_indexed() {
+        if !self.index_ready.load(Ordering::Acquire) {
+            // Concurrent first invalidations both walk the shards; indexing one is idempotent.
             for i in 0..self.shards.len() {
                 self.index_shard_now(&mut self.lock(i));
             }
+            self.index_ready.store(true, Ordering::Release);
         }
-        let hashes: Vec<u64> = index_shard
-            .lock()
-            .iter_hash(rhash)
-            .filter(|r| r.rhash == rhash)
-            .map(|r| r.hash)
-            .collect();
+        // Almost always one slot has this rendered hash; more only on collisions.
+        let mut hashes = [0_u64; 4];
+        let mut more = Vec::new();
+        let mut found = 0;
+        for r in index_shard.lock().iter_hash(rhash) {
+            if r.rhash != rhash {
+                continue;
+            }
+            match hashes.get_mut(found) {
+                Some(h) => *h = r.hash,
+                None => more.push(r.hash),
+            }
+            found += 1;
+        }
         let mut removed = Removed::new();
         let mut buf = String::new();
-        for hash in hashes {
+        for &hash in hashes[..found.min(4)].iter().chain(&more) {
             let mut guard = self.lock(self.shard_of(hash));
             let is_text = |k: &K| {
                 buf.clear();
@@ -826,10 +838,6 @@ where
         let n = removed.slots.len();
         removed.settle();
         n
-    }
-
-    fn fully_indexed(&self) -> bool {
-        (0..self.shards.len()).all(|i| self.lock(i).indexed)
     }
 
     /// Manual stores: the key is its own text, so it is looked up directly.
@@ -1038,6 +1046,8 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
     fn len(&self) -> usize;
     fn evict_one(&self) -> bool;
     fn invalidate(&self, pattern: &Pattern) -> usize;
+    /// Removes the one key whose rendered text is `text`.
+    fn invalidate_key(&self, text: &str) -> usize;
     fn clear(&self) -> usize;
     fn sweep(&self) -> usize;
     fn set_policy(&self, policy: EvictionPolicy);
@@ -1066,6 +1076,9 @@ where
     }
 
     fn invalidate(&self, pattern: &Pattern) -> usize {
+        if let Some(text) = pattern.exact() {
+            return self.invalidate_key(text);
+        }
         if let Some(prefix) = self.info.prefix {
             if self.info.zero_arity {
                 return if pattern.matches(prefix) {
@@ -1074,21 +1087,28 @@ where
                     0
                 };
             }
-            let mut start = String::with_capacity(prefix.len() + 1);
-            start.push_str(prefix);
-            start.push(':');
-            match pattern.match_prefix(&start) {
+            match pattern.match_prefix(&self.info.key_start) {
                 PrefixMatch::None => return 0,
                 PrefixMatch::All => return self.clear_all(),
                 PrefixMatch::Some => {}
             }
-            if let Some(text) = pattern.exact() {
-                return self.invalidate_exact(text);
-            }
-        } else if let Some(text) = pattern.exact() {
-            return self.invalidate_own_text(text);
         }
         self.invalidate_scan(pattern)
+    }
+
+    fn invalidate_key(&self, text: &str) -> usize {
+        match self.info.prefix {
+            None => self.invalidate_own_text(text),
+            Some(prefix) if self.info.zero_arity => {
+                if text == prefix {
+                    self.clear_all()
+                } else {
+                    0
+                }
+            }
+            Some(_) if text.starts_with(&*self.info.key_start) => self.invalidate_exact(text),
+            Some(_) => 0,
+        }
     }
 
     fn clear(&self) -> usize {
@@ -1137,6 +1157,7 @@ mod tests {
             name: String::new(),
             prefix: None,
             zero_arity: false,
+            key_start: Box::from(""),
             ttl: None,
             entry_bytes: 0,
         };
