@@ -122,7 +122,7 @@ fn the_housekeeper_sweeps_in_the_background() {
     clock.advance(Duration::from_secs(2));
     // A watchdog, not a sleep: the test passes as soon as the sweep has happened.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while c.len() > 0 {
+    while !c.is_empty() {
         assert!(Instant::now() < deadline, "no background sweep within 30 s");
         std::thread::yield_now();
     }

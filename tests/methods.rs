@@ -71,6 +71,9 @@ fn self_is_not_part_of_the_key_by_default() {
     let stats = memo::stats();
     let f = stats.function("price").unwrap();
     assert_eq!((f.activity.hits, f.activity.misses), (1, 1));
+    // Methods show under their impl's type.
+    assert_eq!(f.name, "methods::Catalog::price");
+    assert!(stats.function("Catalog::price").is_some());
 }
 
 #[test]

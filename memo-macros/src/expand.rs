@@ -118,25 +118,31 @@ fn cached_fn(plan: &Cached) -> TokenStream {
     let kind_expr = kind_expr(ret, plan.store_all.as_ref());
     let key = key_expr(&plan.key);
     let render = render_fn(plan.key.len());
+    // Methods name their impl's type for stats (`module::Type::method`).
+    let owner = if sig.receiver().is_some() {
+        quote!(::core::option::Option::Some(::core::any::type_name::<Self>))
+    } else {
+        quote!(::core::option::Option::None)
+    };
     // Errors about the key's types (a part that is not `Hash + Eq`) are reported at the calls
     // that need them; both are spanned at the key part most likely to be the culprit.
     let (enter, run) = if sig.asyncness.is_some() {
         let (enter, run_async) = (
-            Ident::new("enter_async", plan.blame),
+            Ident::new("enter_async_in", plan.blame),
             Ident::new("run_async", plan.blame),
         );
         let body = body_after(body, fake_return(ret));
         (
-            quote!(#site.#enter(&#key, #kind, #render).await),
+            quote!(#site.#enter(&#key, #kind, #render, #owner).await),
             quote!(#guard.#run_async(async move #body).await),
         )
     } else {
         let (enter, run) = (
-            Ident::new("enter", plan.blame),
+            Ident::new("enter_in", plan.blame),
             Ident::new("run", plan.blame),
         );
         (
-            quote!(#site.#enter(&#key, #kind, #render)),
+            quote!(#site.#enter(&#key, #kind, #render, #owner)),
             quote!(#guard.#run(move || -> #ret #body)),
         )
     };
@@ -395,7 +401,7 @@ mod tests {
         );
         assert!(out.contains("prefix : \"user\""), "{out}");
         assert!(out.contains("from_nanos (60000000000u64)"), "{out}");
-        assert!(out.contains(". enter (& (& id , name ,) ,"), "{out}");
+        assert!(out.contains(". enter_in (& (& id , name ,) ,"), "{out}");
         assert!(
             out.contains("run (move || -> Option < String > { None })"),
             "{out}"
@@ -413,7 +419,7 @@ mod tests {
                 }
             ),
         );
-        assert!(out.contains(". enter_async (& () ,"), "{out}");
+        assert!(out.contains(". enter_async_in (& () ,"), "{out}");
         assert!(out.contains("run_async (async move { # [allow"), "{out}");
         assert!(out.contains("let __memo_fake : u8 = loop { } ;"), "{out}");
     }

@@ -33,6 +33,9 @@ pub struct SiteMeta {
     pub ttl: Option<Duration>,
 }
 
+/// Names the type of an impl: `core::any::type_name::<Self>`.
+pub type Owner = fn() -> &'static str;
+
 /// The static state of one cached function: its metadata and its store, made on first call.
 ///
 /// A generic function has one store per instantiation (keys and values of different types never
@@ -67,7 +70,7 @@ impl Site {
 
     /// The store for these key and value types, registered on first use.
     #[inline]
-    fn store<K, V>(&'static self, render: RenderFn<K>) -> &'static Store<K, V>
+    fn store<K, V>(&'static self, render: RenderFn<K>, owner: Option<Owner>) -> &'static Store<K, V>
     where
         K: Hash + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
@@ -77,11 +80,15 @@ impl Site {
                 return s;
             }
         }
-        self.store_slow(render)
+        self.store_slow(render, owner)
     }
 
     #[cold]
-    fn store_slow<K, V>(&'static self, render: RenderFn<K>) -> &'static Store<K, V>
+    fn store_slow<K, V>(
+        &'static self,
+        render: RenderFn<K>,
+        owner: Option<Owner>,
+    ) -> &'static Store<K, V>
     where
         K: Hash + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
@@ -103,7 +110,14 @@ impl Site {
         };
         let ty = registry().cache_type(type_name);
         let info = StoreInfo {
-            name: self.meta.name.to_owned(),
+            name: match owner {
+                // `module::method` becomes `module::Type::method` (with the type's generics).
+                Some(owner) => {
+                    let method = self.meta.name.rsplit("::").next().unwrap_or(self.meta.name);
+                    format!("{}::{method}", owner())
+                }
+                None => self.meta.name.to_owned(),
+            },
             prefix: Some(self.meta.prefix),
             key_start: format!("{}:", self.meta.prefix).into_boxed_str(),
             zero_arity: std::any::TypeId::of::<K>() == std::any::TypeId::of::<()>(),
@@ -135,7 +149,28 @@ impl Site {
         A: KeyArgs + ?Sized,
         Kd: Kind,
     {
-        let store = self.store::<A::Owned, Kd::Stored>(render);
+        self.enter_in(key, kind, render, None)
+    }
+
+    /// [`enter`](Self::enter) for a method: `owner` names the impl's type (`type_name::<Self>`)
+    /// for stats, where the method shows as `module::Type::method`.
+    ///
+    /// # Panics
+    ///
+    /// As [`enter`](Self::enter).
+    #[inline]
+    pub fn enter_in<A, Kd>(
+        &'static self,
+        key: &A,
+        kind: Kd,
+        render: RenderFn<A::Owned>,
+        owner: Option<Owner>,
+    ) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
+    where
+        A: KeyArgs + ?Sized,
+        Kd: Kind,
+    {
+        let store = self.store::<A::Owned, Kd::Stored>(render, owner);
         let hash = store.hash(key);
         let mut count = true;
         loop {
@@ -171,7 +206,26 @@ impl Site {
         A: KeyArgs + ?Sized,
         Kd: Kind,
     {
-        let store = self.store::<A::Owned, Kd::Stored>(render);
+        self.enter_async_in(key, kind, render, None).await
+    }
+
+    /// [`enter_async`](Self::enter_async) for a method; see [`enter_in`](Self::enter_in).
+    ///
+    /// # Panics
+    ///
+    /// As [`enter`](Self::enter).
+    pub async fn enter_async_in<A, Kd>(
+        &'static self,
+        key: &A,
+        kind: Kd,
+        render: RenderFn<A::Owned>,
+        owner: Option<Owner>,
+    ) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
+    where
+        A: KeyArgs + ?Sized,
+        Kd: Kind,
+    {
+        let store = self.store::<A::Owned, Kd::Stored>(render, owner);
         let hash = store.hash(key);
         let mut count = true;
         loop {
