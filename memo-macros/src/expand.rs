@@ -128,7 +128,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
     // that need them; both are spanned at the key part most likely to be the culprit.
     let (enter, run) = if sig.asyncness.is_some() {
         let (enter, run_async) = (
-            Ident::new("enter_async_in", plan.blame),
+            Ident::new("enter_async", plan.blame),
             Ident::new("run_async", plan.blame),
         );
         let body = body_after(body, fake_return(ret));
@@ -138,7 +138,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         )
     } else {
         let (enter, run) = (
-            Ident::new("enter_in", plan.blame),
+            Ident::new("enter", plan.blame),
             Ident::new("run", plan.blame),
         );
         (
@@ -401,7 +401,7 @@ mod tests {
         );
         assert!(out.contains("prefix : \"user\""), "{out}");
         assert!(out.contains("from_nanos (60000000000u64)"), "{out}");
-        assert!(out.contains(". enter_in (& (& id , name ,) ,"), "{out}");
+        assert!(out.contains(". enter (& (& id , name ,) ,"), "{out}");
         assert!(
             out.contains("run (move || -> Option < String > { None })"),
             "{out}"
@@ -419,7 +419,7 @@ mod tests {
                 }
             ),
         );
-        assert!(out.contains(". enter_async_in (& () ,"), "{out}");
+        assert!(out.contains(". enter_async (& () ,"), "{out}");
         assert!(out.contains("run_async (async move { # [allow"), "{out}");
         assert!(out.contains("let __memo_fake : u8 = loop { } ;"), "{out}");
     }

@@ -111,14 +111,7 @@ impl CacheType {
     /// The store of the manual API, made on first use.
     pub(crate) fn manual_store(&'static self) -> &'static ManualStore {
         self.manual.get_or_init(|| {
-            let info = StoreInfo {
-                name: String::new(),
-                prefix: None,
-                zero_arity: false,
-                key_start: Box::from(""),
-                ttl: None,
-                entry_bytes: entry_bytes::<Box<str>, ManualValue>(false),
-            };
+            let info = StoreInfo::manual(entry_bytes::<Box<str>, ManualValue>(false));
             let store: &'static ManualStore = Box::leak(Box::new(Store::new(self, info, None)));
             crate::registry::registry().add_store(store);
             store

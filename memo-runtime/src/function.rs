@@ -9,12 +9,11 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::hash::Hash;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::error::CallError;
-use crate::flight::{FlightId, RunningMark, WaitFlight};
+use crate::flight::{Flight, FlightId, RunningMark, WaitFlight};
 use crate::key::{KeyArgs, RenderFn};
 use crate::outcome::Kind;
 use crate::registry::registry;
@@ -72,7 +71,7 @@ impl Site {
     #[inline]
     fn store<K, V>(&'static self, render: RenderFn<K>, owner: Option<Owner>) -> &'static Store<K, V>
     where
-        K: Hash + Send + Sync + 'static,
+        K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         if let Some(s) = self.first.get() {
@@ -90,7 +89,7 @@ impl Site {
         owner: Option<Owner>,
     ) -> &'static Store<K, V>
     where
-        K: Hash + Send + Sync + 'static,
+        K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         let mut more = self
@@ -134,32 +133,15 @@ impl Site {
 
     /// Enters a call: a hit, a value computed by another caller, or a guard to compute with.
     ///
+    /// `owner` names the impl's type for a method (`type_name::<Self>`), so that stats show it
+    /// as `module::Type::method`; it is read once, when the function's store is made.
+    ///
     /// # Panics
     ///
     /// With the text of [`CallError::Recursion`] when the call waits for a computation of the
     /// same key that this thread is running.
     #[inline]
     pub fn enter<A, Kd>(
-        &'static self,
-        key: &A,
-        kind: Kd,
-        render: RenderFn<A::Owned>,
-    ) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
-    where
-        A: KeyArgs + ?Sized,
-        Kd: Kind,
-    {
-        self.enter_in(key, kind, render, None)
-    }
-
-    /// [`enter`](Self::enter) for a method: `owner` names the impl's type (`type_name::<Self>`)
-    /// for stats, where the method shows as `module::Type::method`.
-    ///
-    /// # Panics
-    ///
-    /// As [`enter`](Self::enter).
-    #[inline]
-    pub fn enter_in<A, Kd>(
         &'static self,
         key: &A,
         kind: Kd,
@@ -174,17 +156,19 @@ impl Site {
         let hash = store.hash(key);
         let mut count = true;
         loop {
-            match store.lookup_or_begin(hash, key, count) {
-                Begin::Hit(v) => return Entry::Hit(kind.join(v)),
-                Begin::Lead { id, timed } => {
-                    return Entry::Miss(Guard::new(store, hash, id, timed, kind));
-                }
-                Begin::Wait(flight) => {
+            match resolve(
+                store,
+                hash,
+                key,
+                kind,
+                store.lookup_or_begin(hash, key, count),
+            ) {
+                Ok(entry) => return entry,
+                Err(flight) => {
                     if let Some(v) = flight.wait() {
                         return Entry::Hit(kind.join(v));
                     }
                 }
-                Begin::Recursion => recursion(store, key),
             }
             count = false;
         }
@@ -201,24 +185,6 @@ impl Site {
         key: &A,
         kind: Kd,
         render: RenderFn<A::Owned>,
-    ) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
-    where
-        A: KeyArgs + ?Sized,
-        Kd: Kind,
-    {
-        self.enter_async_in(key, kind, render, None).await
-    }
-
-    /// [`enter_async`](Self::enter_async) for a method; see [`enter_in`](Self::enter_in).
-    ///
-    /// # Panics
-    ///
-    /// As [`enter`](Self::enter).
-    pub async fn enter_async_in<A, Kd>(
-        &'static self,
-        key: &A,
-        kind: Kd,
-        render: RenderFn<A::Owned>,
         owner: Option<Owner>,
     ) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
     where
@@ -229,27 +195,56 @@ impl Site {
         let hash = store.hash(key);
         let mut count = true;
         loop {
-            match store.lookup_or_begin(hash, key, count) {
-                Begin::Hit(v) => return Entry::Hit(kind.join(v)),
-                Begin::Lead { id, timed } => {
-                    return Entry::Miss(Guard::new(store, hash, id, timed, kind));
-                }
-                Begin::Wait(flight) => {
+            match resolve(
+                store,
+                hash,
+                key,
+                kind,
+                store.lookup_or_begin(hash, key, count),
+            ) {
+                Ok(entry) => return entry,
+                Err(flight) => {
                     if let Some(v) = (WaitFlight { flight }).await {
                         return Entry::Hit(kind.join(v));
                     }
                 }
-                Begin::Recursion => recursion(store, key),
             }
             count = false;
         }
     }
 }
 
+/// The entry a call returns, or the flight it waits for.
+type Resolved<A, Kd> = Result<
+    Entry<<Kd as Kind>::Output, Guard<<A as KeyArgs>::Owned, Kd>>,
+    Arc<Flight<<Kd as Kind>::Stored>>,
+>;
+
+/// What a call does after a look: the entry to return, or the flight to wait for.
+#[inline]
+fn resolve<A, Kd>(
+    store: &'static Store<A::Owned, Kd::Stored>,
+    hash: u64,
+    key: &A,
+    kind: Kd,
+    begin: Begin<Kd::Stored>,
+) -> Resolved<A, Kd>
+where
+    A: KeyArgs + ?Sized,
+    Kd: Kind,
+{
+    match begin {
+        Begin::Hit(v) => Ok(Entry::Hit(kind.join(v))),
+        Begin::Lead { id, timed } => Ok(Entry::Miss(Guard::new(store, hash, id, timed, kind))),
+        Begin::Wait(flight) => Err(flight),
+        Begin::Recursion => recursion(store, key),
+    }
+}
+
 #[cold]
 fn recursion<K, V, A>(store: &Store<K, V>, key: &A) -> !
 where
-    K: Hash + Send + Sync + 'static,
+    K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     A: KeyArgs<Owned = K> + ?Sized,
 {
@@ -262,7 +257,7 @@ where
 /// [`finish`](Self::finish) or, if dropped first, by abandoning it.
 pub(crate) struct Leader<K, V>
 where
-    K: Hash + Send + Sync + 'static,
+    K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     store: &'static Store<K, V>,
@@ -274,7 +269,7 @@ where
 
 impl<K, V> Leader<K, V>
 where
-    K: Hash + Send + Sync + 'static,
+    K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     /// `timed`: whether to read the clock around this load (see [`Loads`](crate::Loads)).
@@ -303,7 +298,7 @@ where
 
 impl<K, V> Drop for Leader<K, V>
 where
-    K: Hash + Send + Sync + 'static,
+    K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
@@ -320,7 +315,7 @@ where
 /// the in-flight slot and wakes the waiters, one of which then computes.
 pub struct Guard<K, Kd>
 where
-    K: Hash + Send + Sync + 'static,
+    K: Send + Sync + 'static,
     Kd: Kind,
 {
     leader: Leader<K, Kd::Stored>,
@@ -329,7 +324,7 @@ where
 
 impl<K, Kd> Guard<K, Kd>
 where
-    K: Hash + Send + Sync + 'static,
+    K: Send + Sync + 'static,
     Kd: Kind,
 {
     fn new(
@@ -379,7 +374,7 @@ where
 
 impl<K, Kd> std::fmt::Debug for Guard<K, Kd>
 where
-    K: Hash + Send + Sync + 'static,
+    K: Send + Sync + 'static,
     Kd: Kind,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

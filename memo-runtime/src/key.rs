@@ -11,8 +11,8 @@ use std::hash::{BuildHasher, Hash, Hasher};
 /// borrowed one (the contract of [`Borrow`]): `&u64` (owned `u64`), `&str` (owned `String`),
 /// `&[T]` (owned `Vec<T>`), `&MyKey` (owned `MyKey`, which must be `Clone`).
 pub trait ArgKey {
-    /// The owned form stored in the cache; it hashes like the borrowed form.
-    type Owned: Hash + Send + Sync + 'static;
+    /// The owned form stored in the cache.
+    type Owned: Send + Sync + 'static;
     /// Feeds the argument to a hasher.
     fn hash_arg<H: Hasher>(&self, state: &mut H);
     /// Whether the stored owned form equals this argument.
@@ -24,7 +24,7 @@ pub trait ArgKey {
 impl<T> ArgKey for &T
 where
     T: ?Sized + ToOwned + Hash + Eq,
-    T::Owned: Borrow<T> + Hash + Send + Sync + 'static,
+    T::Owned: Borrow<T> + Send + Sync + 'static,
 {
     type Owned = T::Owned;
 
@@ -46,10 +46,9 @@ where
 /// A whole key, borrowed for the lookup: a tuple of [`ArgKey`]s (what `#[cached]` builds from
 /// the arguments), or a `str` (the string keys of the manual API).
 pub trait KeyArgs {
-    /// The owned form stored in the cache. Its `Hash` must feed a hasher exactly as
-    /// [`hash_key`](Self::hash_key) does (it does for every implementation here, by the contract
-    /// of [`Borrow`]), so that the cache can rehash stored keys.
-    type Owned: Hash + Send + Sync + 'static;
+    /// The owned form stored in the cache. Stored keys are never hashed again: the cache keeps
+    /// the hash of the borrowed form.
+    type Owned: Send + Sync + 'static;
     /// Feeds the key to a hasher.
     fn hash_key<H: Hasher>(&self, state: &mut H);
     /// Whether the stored owned key equals this key.
@@ -150,12 +149,6 @@ pub(crate) fn hash_key<K: KeyArgs + ?Sized>(state: &ahash::RandomState, key: &K)
     let mut h = state.build_hasher();
     key.hash_key(&mut h);
     h.finish()
-}
-
-/// Hashes a stored (owned) key: the same hash [`hash_key`] gives its borrowed form.
-#[inline]
-pub(crate) fn hash_owned<K: Hash + ?Sized>(state: &ahash::RandomState, key: &K) -> u64 {
-    state.hash_one(key)
 }
 
 /// Writes the text form of a key: `prefix:arg1:arg2`.

@@ -37,14 +37,7 @@ fn check(f: impl Fn() + Send + Sync + 'static) {
 fn new_store() -> &'static TestStore {
     let config = CacheConfig::builder().capacity(16).build().unwrap();
     let ty: &'static CacheType = Box::leak(Box::new(CacheType::new("model", &config, true)));
-    let info = StoreInfo {
-        name: String::new(),
-        prefix: None,
-        zero_arity: false,
-        key_start: Box::from(""),
-        ttl: None,
-        entry_bytes: 0,
-    };
+    let info = StoreInfo::manual(0);
     let store: &'static TestStore = Box::leak(Box::new(Store::new(ty, info, None)));
     ty.add_store(store);
     store

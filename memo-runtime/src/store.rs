@@ -17,7 +17,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use hashbrown::HashTable;
@@ -26,7 +26,7 @@ use crate::cache_type::CacheType;
 use crate::clock::{self, Clock, NEVER};
 use crate::config::EvictionPolicy;
 use crate::flight::{Flight, FlightId};
-use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key, hash_owned};
+use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key};
 use crate::pattern::{Pattern, PrefixMatch};
 use crate::policy::{Meta, Policy, Tracked};
 use crate::stats::Counters;
@@ -49,6 +49,20 @@ pub(crate) struct StoreInfo {
     pub(crate) entry_bytes: usize,
 }
 
+impl StoreInfo {
+    /// The description of a store whose keys are their own text (the manual API's).
+    pub(crate) fn manual(entry_bytes: usize) -> Self {
+        Self {
+            name: String::new(),
+            prefix: None,
+            zero_arity: false,
+            key_start: Box::from(""),
+            ttl: None,
+            entry_bytes,
+        }
+    }
+}
+
 /// Why a slot leaves the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Cause {
@@ -60,7 +74,11 @@ pub(crate) enum Cause {
 
 /// A ready entry. Computations in flight live apart, in [`Pending`], so that the table the hit
 /// path reads holds nothing but what a hit needs.
+///
+/// The hash is kept so that the table never calls the key's `Hash` (user code) under its lock:
+/// not when it grows, nor for bookkeeping.
 pub(crate) struct Slot<K, V> {
+    hash: u64,
     meta: Meta,
     expires: u64,
     key: K,
@@ -212,7 +230,7 @@ fn shard_count(capacity: usize) -> usize {
 
 impl<K, V> Store<K, V>
 where
-    K: Hash + Send + Sync + 'static,
+    K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     pub(crate) fn new(
@@ -260,12 +278,6 @@ where
     #[inline]
     pub(crate) fn hash<Q: KeyArgs<Owned = K> + ?Sized>(&self, key: &Q) -> u64 {
         hash_key(&self.hasher, key)
-    }
-
-    /// The hash of a stored key (for rehashing and bookkeeping; lookups hash borrowed keys).
-    #[inline]
-    fn owned_hash(&self, key: &K) -> u64 {
-        hash_owned(&self.hasher, key)
     }
 
     #[inline]
@@ -434,6 +446,13 @@ where
         }
     }
 
+    /// Whether `key` renders as `text` (`buf` is scratch space).
+    fn renders_as(&self, key: &K, text: &str, buf: &mut String) -> bool {
+        buf.clear();
+        self.render_key(key, buf);
+        buf == text
+    }
+
     fn text_hash(&self, text: &str) -> u64 {
         let mut h = self.hasher.build_hasher();
         h.write(text.as_bytes());
@@ -580,6 +599,7 @@ where
             None => NEVER,
         };
         let mut slot = Slot {
+            hash,
             meta: Meta::new(),
             expires,
             key,
@@ -592,9 +612,7 @@ where
             crate::housekeeper::ensure_started();
         }
         shard.policy.on_insert(&mut slot.meta, hash);
-        shard
-            .table
-            .insert_unique(hash, slot, |s| hash_owned(&self.hasher, &s.key));
+        shard.table.insert_unique(hash, slot, |s| s.hash);
         if place == Place::Fresh {
             self.len.fetch_add(1, Ordering::Relaxed);
         }
@@ -652,7 +670,7 @@ where
             Cause::Replaced => c.replaced += 1,
         }
         if shard.indexed {
-            self.index_remove(self.rendered_hash(&slot.key), self.owned_hash(&slot.key));
+            self.index_remove(self.rendered_hash(&slot.key), slot.hash);
         }
     }
 
@@ -700,7 +718,7 @@ where
             return;
         }
         for slot in &shard.table {
-            self.index_add(self.rendered_hash(&slot.key), self.owned_hash(&slot.key));
+            self.index_add(self.rendered_hash(&slot.key), slot.hash);
         }
         for p in &mut shard.pending {
             p.rhash = self.rendered_hash(&p.key);
@@ -828,12 +846,12 @@ where
         let mut buf = String::new();
         for &hash in hashes[..found.min(4)].iter().chain(&more) {
             let mut guard = self.lock(self.shard_of(hash));
-            let is_text = |k: &K| {
-                buf.clear();
-                self.render_key(k, &mut buf);
-                buf == text
-            };
-            self.remove_matching(&mut guard, hash, is_text, &mut removed);
+            self.remove_matching(
+                &mut guard,
+                hash,
+                |k| self.renders_as(k, text, &mut buf),
+                &mut removed,
+            );
         }
         let n = removed.slots.len();
         removed.settle();
@@ -847,12 +865,12 @@ where
         {
             let mut guard = self.lock(self.shard_of(hash));
             let mut buf = String::new();
-            let is_text = |k: &K| {
-                buf.clear();
-                self.render_key(k, &mut buf);
-                buf == text
-            };
-            self.remove_matching(&mut guard, hash, is_text, &mut removed);
+            self.remove_matching(
+                &mut guard,
+                hash,
+                |k| self.renders_as(k, text, &mut buf),
+                &mut removed,
+            );
         }
         let n = removed.slots.len();
         removed.settle();
@@ -911,9 +929,7 @@ where
                 }
                 shard.policy.reset();
                 shard.next_expiry = NEVER;
-                shard
-                    .table
-                    .shrink_to_fit(|s| hash_owned(&self.hasher, &s.key));
+                shard.table.shrink_to_fit(|s| s.hash);
             }
             count += removed.slots.len();
             removed.settle();
@@ -978,9 +994,7 @@ where
                 shard.next_expiry = next;
                 if shard.table.len() * 4 < shard.table.capacity() {
                     let len = shard.table.len();
-                    shard
-                        .table
-                        .shrink_to(len * 2, |s| hash_owned(&self.hasher, &s.key));
+                    shard.table.shrink_to(len * 2, |s| s.hash);
                 }
                 if shard.policy.needs_compaction() {
                     shard.policy.compact(&shard.table);
@@ -998,9 +1012,7 @@ where
             let mut guard = self.lock(i);
             let shard = &mut *guard;
             if shard.policy.kind() != policy {
-                shard.policy.switch(policy, &mut shard.table, |s| {
-                    hash_owned(&self.hasher, &s.key)
-                });
+                shard.policy.switch(policy, &mut shard.table, |s| s.hash);
             }
         }
     }
@@ -1056,7 +1068,7 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
 
 impl<K, V> ErasedStore for Store<K, V>
 where
-    K: Hash + Send + Sync + 'static,
+    K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     fn info(&self) -> &StoreInfo {
@@ -1153,14 +1165,7 @@ mod tests {
     }
 
     fn store(capacity: usize) -> &'static Store<Box<str>, u32> {
-        let info = StoreInfo {
-            name: String::new(),
-            prefix: None,
-            zero_arity: false,
-            key_start: Box::from(""),
-            ttl: None,
-            entry_bytes: 0,
-        };
+        let info = StoreInfo::manual(0);
         let ty = ty(capacity);
         let s: &'static Store<Box<str>, u32> = Box::leak(Box::new(Store::new(ty, info, None)));
         ty.add_store(s);
