@@ -229,3 +229,52 @@ fn ttl_per_insert_is_honoured() {
     assert!(!c.contains("short"));
     assert_eq!(c.get::<i32>("forever"), Some(2));
 }
+
+#[test]
+fn segment_patterns_on_manual_keys_remove_exactly_their_matches() {
+    let c = memo::configure("manual_segments", config(10_000)).unwrap();
+    for i in 0..500 {
+        c.insert(&format!("seg:{i}"), i);
+        c.insert(&format!("segment:{i}"), i);
+        c.insert(&format!("other:{i}"), i);
+    }
+    c.insert("seg", -1); // no colon: its own segment
+    // The first segment pattern builds the index; later ones use it as keys come and go.
+    assert_eq!(c.invalidate("seg:1*").unwrap(), 111); // 1, 10-19, 100-199
+    for i in 0..500 {
+        c.insert(&format!("seg:new{i}"), i);
+    }
+    assert_eq!(c.invalidate("seg:new4?").unwrap(), 10);
+    assert_eq!(c.invalidate("seg:*").unwrap(), 500 - 111 + 500 - 10);
+    assert!(c.contains("seg") && c.contains("segment:3") && c.contains("other:3"));
+    assert_eq!(
+        c.invalidate("seg*").unwrap(),
+        501,
+        "a pattern without a colon scans"
+    );
+    assert_eq!(c.len(), 500);
+    assert!(c.stats().activity.is_conserved());
+}
+
+#[test]
+fn a_segment_pattern_fences_a_computation_in_flight() {
+    let c = memo::configure("manual_segments_fence", config(100)).unwrap();
+    c.insert("job:0", 0_u32);
+    assert_eq!(c.invalidate("job:*").unwrap(), 1); // builds the segment index
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let leader = s.spawn(move || {
+            c.get_or_insert_with("job:1", move || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                1_u32
+            })
+        });
+        started_rx.recv().unwrap();
+        assert_eq!(c.invalidate("job:*").unwrap(), 0, "in flight, not an entry");
+        release_tx.send(()).unwrap();
+        assert_eq!(leader.join().unwrap(), 1);
+    });
+    assert!(!c.contains("job:1"), "the computation was fenced off");
+}

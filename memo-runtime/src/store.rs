@@ -106,7 +106,7 @@ struct Pending<K, V> {
     hash: u64,
     stamp: u32,
     /// Hash of the rendered key, valid once the shard is indexed.
-    rhash: u64,
+    tag: u64,
     key: K,
     flight: Option<Arc<Flight<V>>>,
 }
@@ -126,7 +126,7 @@ struct Shard<K, V> {
 /// Record of the rendered-key index: rendered hash to the table hash of the slot(s).
 #[derive(Clone, Copy)]
 struct IndexRecord {
-    rhash: u64,
+    tag: u64,
     hash: u64,
     refs: u32,
 }
@@ -206,8 +206,10 @@ pub(crate) struct Store<K, V> {
     shards: Box<[LockedShard<K, V>]>,
     shift: u32,
     hasher: ahash::RandomState,
-    /// Rendered key to slot, for exact invalidation (function stores only).
-    index: Option<Box<[IndexShard]>>,
+    /// The secondary index, built by the first invalidation that needs it: for function stores
+    /// the rendered key (exact invalidation in O(1)); for the manual store the key's first
+    /// segment, `user:` of `user:42` (`user:*` in O(matches)).
+    index: Box<[IndexShard]>,
     /// Set once every shard is indexed (by the first exact invalidation).
     index_ready: AtomicBool,
     render: Option<RenderFn<K>>,
@@ -253,11 +255,9 @@ where
                 }))
             })
             .collect();
-        let index = render.map(|_| {
-            (0..n)
-                .map(|_| Padded(Mutex::new(HashTable::new())))
-                .collect()
-        });
+        let index = (0..n)
+            .map(|_| Padded(Mutex::new(HashTable::new())))
+            .collect();
         Self {
             shards,
             // Shard by bits 40.. of the hash: hashbrown uses the low bits to place slots and
@@ -399,10 +399,10 @@ where
         }
         let key = key.to_owned_key();
         let stamp = shard.policy.fresh_stamp();
-        let rhash = if shard.indexed {
-            let rhash = self.rendered_hash(&key);
-            self.index_add(rhash, hash);
-            rhash
+        let tag = if shard.indexed {
+            let tag = self.index_tag(&key);
+            self.index_add(tag, hash);
+            tag
         } else {
             0
         };
@@ -411,7 +411,7 @@ where
             Pending {
                 hash,
                 stamp,
-                rhash,
+                tag,
                 key,
                 flight: None,
             },
@@ -639,7 +639,7 @@ where
     /// Index bookkeeping for a computation taken out of the pending table.
     fn forget_pending(&self, shard: &Shard<K, V>, p: &Pending<K, V>) {
         if shard.indexed {
-            self.index_remove(p.rhash, p.hash);
+            self.index_remove(p.tag, p.hash);
         }
     }
 
@@ -670,39 +670,63 @@ where
             Cause::Replaced => c.replaced += 1,
         }
         if shard.indexed {
-            self.index_remove(self.rendered_hash(&slot.key), slot.hash);
+            self.index_remove(self.index_tag(&slot.key), slot.hash);
         }
     }
 
-    fn index_shard(&self, rhash: u64) -> Option<&IndexShard> {
-        let index = self.index.as_ref()?;
-        Some(&index[(rhash >> self.shift) as usize & (index.len() - 1)])
+    fn index_shard(&self, tag: u64) -> &IndexShard {
+        &self.index[(tag >> self.shift) as usize & (self.index.len() - 1)]
     }
 
-    fn index_add(&self, rhash: u64, hash: u64) {
-        if let Some(shard) = self.index_shard(rhash) {
-            let mut table = shard.lock();
-            match table.find_mut(rhash, |r| r.rhash == rhash && r.hash == hash) {
+    /// A key's tag in the secondary index: the hash of its rendered text (function stores) or of
+    /// its first segment (the manual store).
+    fn index_tag(&self, key: &K) -> u64 {
+        if self.render.is_some() {
+            return self.rendered_hash(key);
+        }
+        let text = (key as &dyn Any)
+            .downcast_ref::<Box<str>>()
+            .map_or("", |k| k);
+        self.text_hash(segment(text))
+    }
+
+    /// Indexes every shard, once per store.
+    fn ensure_indexed(&self) {
+        if !self.index_ready.load(Ordering::Acquire) {
+            // Concurrent first invalidations both walk the shards; indexing one is idempotent.
+            for i in 0..self.shards.len() {
+                self.index_shard_now(&mut self.lock(i));
+            }
+            self.index_ready.store(true, Ordering::Release);
+        }
+    }
+
+    /// The table hashes recorded under `tag`.
+    fn hashes_tagged(&self, tag: u64) -> Vec<u64> {
+        self.index_shard(tag)
+            .lock()
+            .iter_hash(tag)
+            .filter(|r| r.tag == tag)
+            .map(|r| r.hash)
+            .collect()
+    }
+
+    fn index_add(&self, tag: u64, hash: u64) {
+        {
+            let mut table = self.index_shard(tag).lock();
+            match table.find_mut(tag, |r| r.tag == tag && r.hash == hash) {
                 Some(r) => r.refs += 1,
                 None => {
-                    table.insert_unique(
-                        rhash,
-                        IndexRecord {
-                            rhash,
-                            hash,
-                            refs: 1,
-                        },
-                        |r| r.rhash,
-                    );
+                    table.insert_unique(tag, IndexRecord { tag, hash, refs: 1 }, |r| r.tag);
                 }
             }
         }
     }
 
-    fn index_remove(&self, rhash: u64, hash: u64) {
-        if let Some(shard) = self.index_shard(rhash) {
-            let mut table = shard.lock();
-            if let Ok(entry) = table.find_entry(rhash, |r| r.rhash == rhash && r.hash == hash) {
+    fn index_remove(&self, tag: u64, hash: u64) {
+        {
+            let mut table = self.index_shard(tag).lock();
+            if let Ok(entry) = table.find_entry(tag, |r| r.tag == tag && r.hash == hash) {
                 if entry.get().refs > 1 {
                     entry.into_mut().refs -= 1;
                 } else {
@@ -718,11 +742,11 @@ where
             return;
         }
         for slot in &shard.table {
-            self.index_add(self.rendered_hash(&slot.key), slot.hash);
+            self.index_add(self.index_tag(&slot.key), slot.hash);
         }
         for p in &mut shard.pending {
-            p.rhash = self.rendered_hash(&p.key);
-            self.index_add(p.rhash, p.hash);
+            p.tag = self.index_tag(&p.key);
+            self.index_add(p.tag, p.hash);
         }
         shard.indexed = true;
     }
@@ -754,7 +778,7 @@ where
                 removed.pending.push(p);
             }
             if shard.indexed {
-                self.index_add(self.rendered_hash(&owned), hash);
+                self.index_add(self.index_tag(&owned), hash);
             }
             let ttl = ttl
                 .or(self.info.ttl)
@@ -815,25 +839,16 @@ where
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Removes the keys whose rendered text is `text` exactly.
+    /// Removes the keys whose rendered text is `text` exactly (function stores).
     fn invalidate_exact(&self, text: &str) -> usize {
-        let rhash = self.text_hash(text);
-        let Some(index_shard) = self.index_shard(rhash) else {
-            return self.invalidate_own_text(text);
-        };
-        if !self.index_ready.load(Ordering::Acquire) {
-            // Concurrent first invalidations both walk the shards; indexing one is idempotent.
-            for i in 0..self.shards.len() {
-                self.index_shard_now(&mut self.lock(i));
-            }
-            self.index_ready.store(true, Ordering::Release);
-        }
+        let tag = self.text_hash(text);
+        self.ensure_indexed();
         // Almost always one slot has this rendered hash; more only on collisions.
         let mut hashes = [0_u64; 4];
         let mut more = Vec::new();
         let mut found = 0;
-        for r in index_shard.lock().iter_hash(rhash) {
-            if r.rhash != rhash {
+        for r in self.index_shard(tag).lock().iter_hash(tag) {
+            if r.tag != tag {
                 continue;
             }
             match hashes.get_mut(found) {
@@ -871,6 +886,38 @@ where
                 |k| self.renders_as(k, text, &mut buf),
                 &mut removed,
             );
+        }
+        let n = removed.slots.len();
+        removed.settle();
+        n
+    }
+
+    /// Manual store: removes the keys of one first segment (`user:`) that match, looking only at
+    /// that segment's keys.
+    fn invalidate_segment(&self, segment: &str, pattern: &Pattern) -> usize {
+        self.ensure_indexed();
+        let mut hashes = self.hashes_tagged(self.text_hash(segment));
+        hashes.sort_unstable_by_key(|&h| self.shard_of(h));
+        hashes.dedup();
+        let mut removed = Removed::new();
+        let mut buf = String::new();
+        let mut at = 0;
+        while at < hashes.len() {
+            let i = self.shard_of(hashes[at]);
+            let mut guard = self.lock(i);
+            while at < hashes.len() && self.shard_of(hashes[at]) == i {
+                self.remove_matching(
+                    &mut guard,
+                    hashes[at],
+                    |k| {
+                        buf.clear();
+                        self.render_key(k, &mut buf);
+                        pattern.matches(&buf)
+                    },
+                    &mut removed,
+                );
+                at += 1;
+            }
         }
         let n = removed.slots.len();
         removed.settle();
@@ -1043,6 +1090,12 @@ where
     }
 }
 
+/// The first segment of a manual key: up to and including its first `:` (the whole key if it
+/// has none).
+fn segment(text: &str) -> &str {
+    text.find(':').map_or(text, |i| &text[..=i])
+}
+
 /// LRU queues a new item on every hit; drop the stale ones when they pile up.
 #[inline]
 fn maybe_compact_after_hit<K, V>(shard: &mut Shard<K, V>) {
@@ -1103,6 +1156,12 @@ where
                 PrefixMatch::None => return 0,
                 PrefixMatch::All => return self.clear_all(),
                 PrefixMatch::Some => {}
+            }
+        } else {
+            // The manual store: a pattern whose literal start has a `:` names one segment.
+            let literal = pattern.literal_prefix();
+            if let Some(end) = literal.find(':') {
+                return self.invalidate_segment(&literal[..=end], pattern);
             }
         }
         self.invalidate_scan(pattern)
