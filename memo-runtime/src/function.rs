@@ -154,24 +154,10 @@ impl Site {
     {
         let store = self.store::<A::Owned, Kd::Stored>(render, owner);
         let hash = store.hash(key);
-        let mut count = true;
-        loop {
-            match resolve(
-                store,
-                hash,
-                key,
-                kind,
-                store.lookup_or_begin(hash, key, count),
-            ) {
-                Ok(entry) => return entry,
-                Err(flight) => {
-                    if let Some(v) = flight.wait() {
-                        return Entry::Hit(kind.join(v));
-                    }
-                }
-            }
-            count = false;
+        if let Some(v) = store.get_hit(hash, key) {
+            return Entry::Hit(kind.join(v));
         }
+        enter_slow(store, hash, key, kind)
     }
 
     /// [`enter`](Self::enter) for async functions: the hit path completes on the first poll
@@ -193,6 +179,9 @@ impl Site {
     {
         let store = self.store::<A::Owned, Kd::Stored>(render, owner);
         let hash = store.hash(key);
+        if let Some(v) = store.get_hit(hash, key) {
+            return Entry::Hit(kind.join(v));
+        }
         let mut count = true;
         loop {
             match resolve(
@@ -211,6 +200,39 @@ impl Site {
             }
             count = false;
         }
+    }
+}
+
+/// The miss path of [`Site::enter`]: counts the miss, then joins a computation or starts one.
+#[cold]
+#[inline(never)]
+fn enter_slow<A, Kd>(
+    store: &'static Store<A::Owned, Kd::Stored>,
+    hash: u64,
+    key: &A,
+    kind: Kd,
+) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
+where
+    A: KeyArgs + ?Sized,
+    Kd: Kind,
+{
+    let mut count = true;
+    loop {
+        match resolve(
+            store,
+            hash,
+            key,
+            kind,
+            store.lookup_or_begin(hash, key, count),
+        ) {
+            Ok(entry) => return entry,
+            Err(flight) => {
+                if let Some(v) = flight.wait() {
+                    return Entry::Hit(kind.join(v));
+                }
+            }
+        }
+        count = false;
     }
 }
 

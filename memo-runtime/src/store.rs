@@ -332,6 +332,24 @@ where
         Lookup::Miss
     }
 
+    /// The hit path of a cached call: the value if the key has a live one (a hit, counted), or
+    /// `None` (not counted: the caller goes on to [`lookup_or_begin`](Self::lookup_or_begin),
+    /// which counts the miss). It returns the bare value, so that nothing but the value moves.
+    #[inline]
+    pub(crate) fn get_hit<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Option<V> {
+        let mut guard = self.lock(self.shard_of(hash));
+        let shard = &mut *guard;
+        let slot = shard.table.find_mut(hash, |s| key.eq_key(&s.key))?;
+        if !slot.is_live(|| self.now()) {
+            return None;
+        }
+        let v = slot.value.clone();
+        shard.policy.on_hit(&mut slot.meta, hash);
+        shard.hits += 1;
+        maybe_compact_after_hit(shard);
+        Some(v)
+    }
+
     /// Removes the key's ready slot if it has expired, for dropping after the lock.
     fn take_expired<Q: KeyArgs<Owned = K> + ?Sized>(
         &self,
