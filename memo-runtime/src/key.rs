@@ -168,14 +168,18 @@ impl<'a> KeyWriter<'a> {
     /// Appends one argument, using its `Display` text.
     pub fn display(&mut self, value: &(impl fmt::Display + ?Sized)) {
         self.out.push(':');
+        let start = self.out.len();
         // Writing into a String cannot fail.
-        let _ = write!(Escaper(self.out), "{value}");
+        let _ = write!(self.out, "{value}");
+        escape_from(self.out, start);
     }
 
     /// Appends one argument, using its `Debug` text.
     pub fn debug(&mut self, value: &(impl fmt::Debug + ?Sized)) {
         self.out.push(':');
-        let _ = write!(Escaper(self.out), "{value:?}");
+        let start = self.out.len();
+        let _ = write!(self.out, "{value:?}");
+        escape_from(self.out, start);
     }
 
     /// Appends one argument that has neither `Display` nor `Debug`, as `#` and a stable hash.
@@ -186,18 +190,17 @@ impl<'a> KeyWriter<'a> {
     }
 }
 
-/// Escapes `\` and `:` while writing.
-struct Escaper<'a>(&'a mut String);
-
-impl fmt::Write for Escaper<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            if c == '\\' || c == ':' {
-                self.0.push('\\');
-            }
-            self.0.push(c);
+/// Escapes `\` and `:` in `out[start..]` (most texts have neither, and are left as written).
+fn escape_from(out: &mut String, start: usize) {
+    if !out[start..].contains([':', '\\']) {
+        return;
+    }
+    let part = out.split_off(start);
+    for c in part.chars() {
+        if c == '\\' || c == ':' {
+            out.push('\\');
         }
-        Ok(())
+        out.push(c);
     }
 }
 

@@ -689,6 +689,18 @@ where
 
     /// Counters and index for a ready slot that left the table, keeping its place.
     fn count_removal_counters(&self, shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
+        self.count_removal_tagged(shard, slot, cause, None);
+    }
+
+    /// [`count_removal_counters`](Self::count_removal_counters) when the caller already knows
+    /// the slot's index tag (saves rendering the key again).
+    fn count_removal_tagged(
+        &self,
+        shard: &mut Shard<K, V>,
+        slot: &Slot<K, V>,
+        cause: Cause,
+        tag: Option<u64>,
+    ) {
         if slot.expires != NEVER {
             shard.timed -= 1;
         }
@@ -700,7 +712,8 @@ where
             Cause::Replaced => c.replaced += 1,
         }
         if shard.indexed {
-            self.index_remove(self.index_tag(&slot.key), slot.hash);
+            let tag = tag.unwrap_or_else(|| self.index_tag(&slot.key));
+            self.index_remove(tag, slot.hash);
         }
     }
 
@@ -826,7 +839,7 @@ where
         {
             let mut guard = self.lock(self.shard_of(hash));
             let shard = &mut *guard;
-            self.remove_matching(shard, hash, |k| key.eq_key(k), &mut removed);
+            self.remove_matching(shard, hash, |k| key.eq_key(k), &mut removed, None);
         }
         let n = removed.slots.len();
         removed.settle();
@@ -834,17 +847,21 @@ where
     }
 
     /// Removes, for invalidation, the ready slot and the computation in flight of `hash` whose
-    /// keys satisfy `matches`.
+    /// keys satisfy `matches`; `tag` is their index tag when the caller knows it.
     fn remove_matching(
         &self,
         shard: &mut Shard<K, V>,
         hash: u64,
         mut matches: impl FnMut(&K) -> bool,
         removed: &mut Removed<K, V>,
+        tag: Option<u64>,
     ) {
         while let Ok(entry) = shard.table.find_entry(hash, |s| matches(&s.key)) {
             let (slot, _) = entry.remove();
-            self.account_removal(shard, &slot, Cause::Invalidated);
+            shard.policy.on_remove(&slot.meta);
+            self.count_removal_tagged(shard, &slot, Cause::Invalidated, tag);
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            self.ty.release();
             removed.slots.push(slot);
         }
         while let Ok(entry) = shard.pending.find_entry(hash, |p| matches(&p.key)) {
@@ -896,6 +913,7 @@ where
                 hash,
                 |k| self.renders_as(k, text, &mut buf),
                 &mut removed,
+                Some(tag),
             );
         }
         let n = removed.slots.len();
@@ -915,6 +933,7 @@ where
                 hash,
                 |k| self.renders_as(k, text, &mut buf),
                 &mut removed,
+                None,
             );
         }
         let n = removed.slots.len();
@@ -926,8 +945,9 @@ where
     /// that segment's keys.
     fn invalidate_segment(&self, segment: &str, pattern: &Pattern) -> usize {
         self.ensure_indexed();
-        let mut hashes = self.hashes_tagged(self.text_hash(segment));
-        hashes.sort_unstable_by_key(|&h| self.shard_of(h));
+        let tag = self.text_hash(segment);
+        let mut hashes = self.hashes_tagged(tag);
+        hashes.sort_unstable_by_key(|&h| (self.shard_of(h), h));
         hashes.dedup();
         let mut removed = Removed::new();
         let mut buf = String::new();
@@ -945,6 +965,8 @@ where
                         pattern.matches(&buf)
                     },
                     &mut removed,
+                    // A key the pattern matches starts with the segment: it has its tag.
+                    Some(tag),
                 );
                 at += 1;
             }
