@@ -32,6 +32,7 @@ mod error;
 mod flight;
 mod function;
 mod housekeeper;
+mod index;
 mod key;
 mod manual;
 mod outcome;

@@ -26,6 +26,7 @@ use crate::cache_type::CacheType;
 use crate::clock::{self, Clock, NEVER};
 use crate::config::EvictionPolicy;
 use crate::flight::{Flight, FlightId};
+use crate::index::TagIndex;
 use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key};
 use crate::pattern::{Pattern, PrefixMatch};
 use crate::policy::{Meta, Policy, Tracked};
@@ -132,19 +133,11 @@ struct Shard<K, V> {
     indexed: bool,
 }
 
-/// Record of the rendered-key index: rendered hash to the table hash of the slot(s).
-#[derive(Clone, Copy)]
-struct IndexRecord {
-    tag: u64,
-    hash: u64,
-    refs: u32,
-}
-
 /// One shard of a store, alone on its cache lines.
 type LockedShard<K, V> = Padded<Mutex<Shard<K, V>>>;
 
-/// One shard of the rendered-key index.
-type IndexShard = Padded<Mutex<HashTable<IndexRecord>>>;
+/// One shard of the secondary index.
+type IndexShard = Padded<Mutex<TagIndex>>;
 
 /// Outcome of a plain lookup.
 pub(crate) enum Lookup<V> {
@@ -181,7 +174,10 @@ const TIME_ONE_LOAD_IN: u32 = 8;
 
 /// Entries and computations removed under a lock: dropped after it (user `Drop` code never runs
 /// under a lock), and flights to tell to start over.
+///
+/// The first slot is held inline: a miss that evicts one entry allocates nothing for it.
 struct Removed<K, V> {
+    first: Option<Slot<K, V>>,
     slots: Vec<Slot<K, V>>,
     pending: Vec<Pending<K, V>>,
 }
@@ -189,9 +185,23 @@ struct Removed<K, V> {
 impl<K, V: Clone> Removed<K, V> {
     fn new() -> Self {
         Self {
+            first: None,
             slots: Vec::new(),
             pending: Vec::new(),
         }
+    }
+
+    fn push(&mut self, slot: Slot<K, V>) {
+        if self.first.is_none() {
+            self.first = Some(slot);
+        } else {
+            self.slots.push(slot);
+        }
+    }
+
+    /// How many ready entries were removed.
+    fn count(&self) -> usize {
+        usize::from(self.first.is_some()) + self.slots.len()
     }
 
     fn settle(self) {
@@ -200,6 +210,7 @@ impl<K, V: Clone> Removed<K, V> {
                 f.retry();
             }
         }
+        drop(self.first);
         drop(self.slots);
         drop(self.pending);
     }
@@ -268,7 +279,7 @@ where
             })
             .collect();
         let index = (0..n)
-            .map(|_| Padded(Mutex::new(HashTable::new())))
+            .map(|_| Padded(Mutex::new(TagIndex::default())))
             .collect();
         Self {
             shards,
@@ -527,7 +538,7 @@ where
             Cause::Expired
         };
         self.count_removal_counters(shard, &victim, cause);
-        removed.slots.push(victim);
+        removed.push(victim);
         Some(Place::Inherited)
     }
 
@@ -746,37 +757,15 @@ where
 
     /// The table hashes recorded under `tag`.
     fn hashes_tagged(&self, tag: u64) -> Vec<u64> {
-        self.index_shard(tag)
-            .lock()
-            .iter_hash(tag)
-            .filter(|r| r.tag == tag)
-            .map(|r| r.hash)
-            .collect()
+        self.index_shard(tag).lock().hashes(tag)
     }
 
     fn index_add(&self, tag: u64, hash: u64) {
-        {
-            let mut table = self.index_shard(tag).lock();
-            match table.find_mut(tag, |r| r.tag == tag && r.hash == hash) {
-                Some(r) => r.refs += 1,
-                None => {
-                    table.insert_unique(tag, IndexRecord { tag, hash, refs: 1 }, |r| r.tag);
-                }
-            }
-        }
+        self.index_shard(tag).lock().add(tag, hash);
     }
 
     fn index_remove(&self, tag: u64, hash: u64) {
-        {
-            let mut table = self.index_shard(tag).lock();
-            if let Ok(entry) = table.find_entry(tag, |r| r.tag == tag && r.hash == hash) {
-                if entry.get().refs > 1 {
-                    entry.into_mut().refs -= 1;
-                } else {
-                    entry.remove();
-                }
-            }
-        }
+        self.index_shard(tag).lock().remove(tag, hash);
     }
 
     /// Puts the keys of a shard into the rendered-key index, once.
@@ -813,7 +802,7 @@ where
             if let Ok(entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
                 let (old, _) = entry.remove();
                 self.account_removal(shard, &old, Cause::Replaced);
-                removed.slots.push(old);
+                removed.push(old);
             }
             if let Ok(entry) = shard.pending.find_entry(hash, |p| key.eq_key(&p.key)) {
                 let (p, _) = entry.remove();
@@ -841,7 +830,7 @@ where
             let shard = &mut *guard;
             self.remove_matching(shard, hash, |k| key.eq_key(k), &mut removed, None);
         }
-        let n = removed.slots.len();
+        let n = removed.count();
         removed.settle();
         n > 0
     }
@@ -862,7 +851,7 @@ where
             self.count_removal_tagged(shard, &slot, Cause::Invalidated, tag);
             self.len.fetch_sub(1, Ordering::Relaxed);
             self.ty.release();
-            removed.slots.push(slot);
+            removed.push(slot);
         }
         while let Ok(entry) = shard.pending.find_entry(hash, |p| matches(&p.key)) {
             let (p, _) = entry.remove();
@@ -890,23 +879,10 @@ where
     fn invalidate_exact(&self, text: &str) -> usize {
         let tag = self.text_hash(text);
         self.ensure_indexed();
-        // Almost always one slot has this rendered hash; more only on collisions.
-        let mut hashes = [0_u64; 4];
-        let mut more = Vec::new();
-        let mut found = 0;
-        for r in self.index_shard(tag).lock().iter_hash(tag) {
-            if r.tag != tag {
-                continue;
-            }
-            match hashes.get_mut(found) {
-                Some(h) => *h = r.hash,
-                None => more.push(r.hash),
-            }
-            found += 1;
-        }
+        let hashes = self.hashes_tagged(tag);
         let mut removed = Removed::new();
         let mut buf = String::new();
-        for &hash in hashes[..found.min(4)].iter().chain(&more) {
+        for hash in hashes {
             let mut guard = self.lock(self.shard_of(hash));
             self.remove_matching(
                 &mut guard,
@@ -916,7 +892,7 @@ where
                 Some(tag),
             );
         }
-        let n = removed.slots.len();
+        let n = removed.count();
         removed.settle();
         n
     }
@@ -936,7 +912,7 @@ where
                 None,
             );
         }
-        let n = removed.slots.len();
+        let n = removed.count();
         removed.settle();
         n
     }
@@ -971,7 +947,7 @@ where
                 at += 1;
             }
         }
-        let n = removed.slots.len();
+        let n = removed.count();
         removed.settle();
         n
     }
@@ -995,14 +971,14 @@ where
                     shard.pending.extract_if(|p| matches(&p.key)).collect();
                 for slot in slots {
                     self.account_removal(shard, &slot, Cause::Invalidated);
-                    removed.slots.push(slot);
+                    removed.push(slot);
                 }
                 for p in pending {
                     self.forget_pending(shard, &p);
                     removed.pending.push(p);
                 }
             }
-            count += removed.slots.len();
+            count += removed.count();
             removed.settle();
         }
         count
@@ -1020,7 +996,7 @@ where
                 let pending: Vec<Pending<K, V>> = shard.pending.drain().collect();
                 for slot in slots {
                     self.count_removal(shard, &slot, Cause::Invalidated);
-                    removed.slots.push(slot);
+                    removed.push(slot);
                 }
                 for p in pending {
                     self.forget_pending(shard, &p);
@@ -1030,7 +1006,7 @@ where
                 shard.next_expiry = NEVER;
                 shard.table.shrink_to_fit(|s| s.hash);
             }
-            count += removed.slots.len();
+            count += removed.count();
             removed.settle();
         }
         count
@@ -1258,11 +1234,8 @@ where
 pub(crate) fn entry_bytes<K, V>(indexed: bool) -> usize {
     let slot = std::mem::size_of::<Slot<K, V>>() + 1; // + hashbrown's control byte
     let queue = std::mem::size_of::<u64>() + std::mem::size_of::<u32>(); // one policy queue item
-    let index = if indexed {
-        std::mem::size_of::<IndexRecord>() + 1
-    } else {
-        0
-    };
+    // A group of the secondary index: tag, first member and its count, spill pointer.
+    let index = if indexed { 33 } else { 0 };
     // Tables run at most 7/8 full.
     (slot + index) * 8 / 7 + queue
 }
