@@ -27,7 +27,7 @@ pub(crate) struct Flight<V> {
     done: Condvar,
 }
 
-impl<V: Clone> Flight<V> {
+impl<V> Flight<V> {
     pub(crate) fn new() -> Self {
         Self {
             state: Mutex::new(State::Running(Vec::new())),
@@ -62,7 +62,9 @@ impl<V: Clone> Flight<V> {
             w.wake();
         }
     }
+}
 
+impl<V: Clone> Flight<V> {
     /// Blocks until the flight settles: `Some(value)`, or `None` to start over.
     pub(crate) fn wait(&self) -> Option<V> {
         let mut state = self.state.lock();

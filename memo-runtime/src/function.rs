@@ -310,11 +310,13 @@ where
     }
 
     pub(crate) fn finish(mut self, value: Option<V>) {
-        self.settled = true;
         let nanos = self
             .started
             .map(|t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
         self.store.finish(self.hash, self.id, value, nanos);
+        // Only now: if `finish` panicked (a `Clone` of the value), dropping the leader abandons
+        // the computation, which wakes its waiters.
+        self.settled = true;
     }
 }
 

@@ -203,16 +203,17 @@ impl<K, V: Clone> Removed<K, V> {
     fn count(&self) -> usize {
         usize::from(self.first.is_some()) + self.slots.len()
     }
+}
 
-    fn settle(self) {
+/// Dropping what was removed (after the lock) wakes the waiters of removed computations to start
+/// over; as a `Drop`, it also does so when a panic unwinds, so that no waiter is stranded.
+impl<K, V> Drop for Removed<K, V> {
+    fn drop(&mut self) {
         for p in &self.pending {
             if let Some(f) = &p.flight {
                 f.retry();
             }
         }
-        drop(self.first);
-        drop(self.slots);
-        drop(self.pending);
     }
 }
 
@@ -585,8 +586,13 @@ where
     ) {
         let i = id.shard as usize;
         let mut removed = Removed::new();
-        let mut to_finish = None;
         let mut guard = self.lock(i);
+        // Copy the value for waiters first: `Clone` is user code, and if it panics nothing has
+        // changed yet (the leader's guard then abandons the computation, which wakes them).
+        let for_waiters = match &value {
+            Some(v) if has_waiters(&guard.pending, hash, id) => Some(v.clone()),
+            _ => None,
+        };
         let mut place = Place::None;
         if value.is_some() {
             (place, guard) = self.reserve(i, guard, &mut removed);
@@ -602,11 +608,14 @@ where
             .find_entry(hash, |p| p.stamp == id.stamp)
             .ok()
             .map(|e| e.remove().0);
+        let mut to_finish = None;
         match (pending, value) {
             (Some(mut p), Some(value)) if place != Place::None => {
-                if let Some(f) = p.flight.take() {
-                    to_finish = Some((f, value.clone()));
+                if let (Some(f), Some(v)) = (p.flight.take(), for_waiters) {
+                    to_finish = Some((f, v));
                 }
+                // Waiters that came after the copy was made (none can: the lock is held) or
+                // whose copy is missing start over when `p` is dropped with `removed`.
                 let ttl = self.info.ttl.or_else(|| self.ty.default_ttl_nanos());
                 self.add_ready(shard, place, hash, p.key, value, ttl);
             }
@@ -622,7 +631,7 @@ where
         if let Some((f, v)) = to_finish {
             f.finish(v);
         }
-        removed.settle();
+        drop(removed);
     }
 
     /// Inserts a ready slot into the place reserved for it.
@@ -674,7 +683,7 @@ where
                 removed.pending.push(p);
             }
         }
-        removed.settle();
+        drop(removed);
     }
 
     /// Index bookkeeping for a computation taken out of the pending table.
@@ -690,21 +699,14 @@ where
         self.count_removal(shard, slot, cause);
     }
 
-    /// Counters, index and place for a ready slot that left the table (the policy already
+    /// Counters, place and index for a ready slot that left the table (the policy already
     /// knows).
     fn count_removal(&self, shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
-        self.count_removal_counters(shard, slot, cause);
-        self.len.fetch_sub(1, Ordering::Relaxed);
-        self.ty.release();
-    }
-
-    /// Counters and index for a ready slot that left the table, keeping its place.
-    fn count_removal_counters(&self, shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
         self.count_removal_tagged(shard, slot, cause, None);
     }
 
-    /// [`count_removal_counters`](Self::count_removal_counters) when the caller already knows
-    /// the slot's index tag (saves rendering the key again).
+    /// [`count_removal`](Self::count_removal) when the caller may know the slot's index tag
+    /// (saving a render of the key).
     fn count_removal_tagged(
         &self,
         shard: &mut Shard<K, V>,
@@ -712,6 +714,21 @@ where
         cause: Cause,
         tag: Option<u64>,
     ) {
+        Self::count_cause(shard, slot, cause);
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        self.ty.release();
+        // Last: finding the tag may render the key (user `Display` code); should that panic,
+        // every count is already right and only a stale index record is left.
+        self.unindex(shard, slot, tag);
+    }
+
+    /// Counters and index for a ready slot that left the table, keeping its place.
+    fn count_removal_counters(&self, shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
+        Self::count_cause(shard, slot, cause);
+        self.unindex(shard, slot, None);
+    }
+
+    fn count_cause(shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
         if slot.expires != NEVER {
             shard.timed -= 1;
         }
@@ -722,6 +739,9 @@ where
             Cause::Invalidated => c.invalidated += 1,
             Cause::Replaced => c.replaced += 1,
         }
+    }
+
+    fn unindex(&self, shard: &Shard<K, V>, slot: &Slot<K, V>, tag: Option<u64>) {
         if shard.indexed {
             let tag = tag.unwrap_or_else(|| self.index_tag(&slot.key));
             self.index_remove(tag, slot.hash);
@@ -773,12 +793,23 @@ where
         if shard.indexed {
             return;
         }
-        for slot in &shard.table {
-            self.index_add(self.index_tag(&slot.key), slot.hash);
+        // Tags first (rendering is user code: if it panics, nothing is recorded yet).
+        let ready: Vec<(u64, u64)> = shard
+            .table
+            .iter()
+            .map(|s| (self.index_tag(&s.key), s.hash))
+            .collect();
+        let pending: Vec<u64> = shard
+            .pending
+            .iter()
+            .map(|p| self.index_tag(&p.key))
+            .collect();
+        for (tag, hash) in ready {
+            self.index_add(tag, hash);
         }
-        for p in &mut shard.pending {
-            p.tag = self.index_tag(&p.key);
-            self.index_add(p.tag, p.hash);
+        for (p, tag) in shard.pending.iter_mut().zip(pending) {
+            p.tag = tag;
+            self.index_add(tag, p.hash);
         }
         shard.indexed = true;
     }
@@ -818,7 +849,7 @@ where
             self.add_ready(shard, place, hash, owned, value, ttl);
         }
         drop(guard);
-        removed.settle();
+        drop(removed);
     }
 
     /// Removes one key (and fences a computation of it in flight); true if a value was removed.
@@ -831,7 +862,7 @@ where
             self.remove_matching(shard, hash, |k| key.eq_key(k), &mut removed, None);
         }
         let n = removed.count();
-        removed.settle();
+        drop(removed);
         n > 0
     }
 
@@ -849,8 +880,6 @@ where
             let (slot, _) = entry.remove();
             shard.policy.on_remove(&slot.meta);
             self.count_removal_tagged(shard, &slot, Cause::Invalidated, tag);
-            self.len.fetch_sub(1, Ordering::Relaxed);
-            self.ty.release();
             removed.push(slot);
         }
         while let Ok(entry) = shard.pending.find_entry(hash, |p| matches(&p.key)) {
@@ -893,7 +922,7 @@ where
             );
         }
         let n = removed.count();
-        removed.settle();
+        drop(removed);
         n
     }
 
@@ -913,7 +942,7 @@ where
             );
         }
         let n = removed.count();
-        removed.settle();
+        drop(removed);
         n
     }
 
@@ -948,7 +977,7 @@ where
             }
         }
         let n = removed.count();
-        removed.settle();
+        drop(removed);
         n
     }
 
@@ -966,20 +995,37 @@ where
             {
                 let mut guard = self.lock(i);
                 let shard = &mut *guard;
-                let slots: Vec<Slot<K, V>> = shard.table.extract_if(|s| matches(&s.key)).collect();
-                let pending: Vec<Pending<K, V>> =
-                    shard.pending.extract_if(|p| matches(&p.key)).collect();
-                for slot in slots {
-                    self.account_removal(shard, &slot, Cause::Invalidated);
-                    removed.push(slot);
+                // First find the matches (rendering is user code: if it panics, nothing has
+                // changed), then remove them.
+                let slots: Vec<(u64, u32)> = shard
+                    .table
+                    .iter()
+                    .filter(|s| matches(&s.key))
+                    .map(|s| (s.hash, s.meta.stamp))
+                    .collect();
+                let pending: Vec<(u64, u32)> = shard
+                    .pending
+                    .iter()
+                    .filter(|p| matches(&p.key))
+                    .map(|p| (p.hash, p.stamp))
+                    .collect();
+                for (hash, stamp) in slots {
+                    if let Ok(e) = shard.table.find_entry(hash, |s| s.meta.stamp == stamp) {
+                        let (slot, _) = e.remove();
+                        self.account_removal(shard, &slot, Cause::Invalidated);
+                        removed.push(slot);
+                    }
                 }
-                for p in pending {
-                    self.forget_pending(shard, &p);
-                    removed.pending.push(p);
+                for (hash, stamp) in pending {
+                    if let Ok(e) = shard.pending.find_entry(hash, |p| p.stamp == stamp) {
+                        let (p, _) = e.remove();
+                        self.forget_pending(shard, &p);
+                        removed.pending.push(p);
+                    }
                 }
             }
             count += removed.count();
-            removed.settle();
+            drop(removed);
         }
         count
     }
@@ -1007,7 +1053,7 @@ where
                 shard.table.shrink_to_fit(|s| s.hash);
             }
             count += removed.count();
-            removed.settle();
+            drop(removed);
         }
         count
     }
@@ -1125,6 +1171,13 @@ where
 /// has none).
 fn segment(text: &str) -> &str {
     text.find(':').map_or(text, |i| &text[..=i])
+}
+
+/// Whether the computation `id` is still in flight and somebody waits for it.
+fn has_waiters<K, V>(pending: &HashTable<Pending<K, V>>, hash: u64, id: FlightId) -> bool {
+    pending
+        .find(hash, |p| p.stamp == id.stamp)
+        .is_some_and(|p| p.flight.is_some())
 }
 
 /// LRU queues a new item on every hit; drop the stale ones when they pile up.
