@@ -609,13 +609,16 @@ where
             .ok()
             .map(|e| e.remove().0);
         let mut to_finish = None;
+        let mut to_retry = None;
         match (pending, value) {
             (Some(mut p), Some(value)) if place != Place::None => {
-                if let (Some(f), Some(v)) = (p.flight.take(), for_waiters) {
-                    to_finish = Some((f, v));
+                match (p.flight.take(), for_waiters) {
+                    (Some(f), Some(v)) => to_finish = Some((f, v)),
+                    // Waiters that joined while the lock was released to make room (so after
+                    // the copy was made) start over, and find the value stored just below.
+                    (Some(f), None) => to_retry = Some(f),
+                    (None, _) => {}
                 }
-                // Waiters that came after the copy was made (none can: the lock is held) or
-                // whose copy is missing start over when `p` is dropped with `removed`.
                 let ttl = self.info.ttl.or_else(|| self.ty.default_ttl_nanos());
                 self.add_ready(shard, place, hash, p.key, value, ttl);
             }
@@ -630,6 +633,9 @@ where
         drop(guard);
         if let Some((f, v)) = to_finish {
             f.finish(v);
+        }
+        if let Some(f) = to_retry {
+            f.retry();
         }
         drop(removed);
     }
