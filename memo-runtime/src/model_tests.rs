@@ -86,6 +86,7 @@ fn new_store() -> &'static TestStore {
     store
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // the signature every store's render function has
 fn render(key: &(u64,), out: &mut KeyWriter<'_>) {
     out.display(&key.0);
 }
@@ -209,7 +210,7 @@ fn concurrent_misses_compute_once_and_share() {
 /// A reader computes from a source; the writer moves the source to 2, invalidates, and marks
 /// the invalidation done. Any call that starts after that sees 2; nothing stale is stored.
 /// With `second_reader`, a second reader races too (and may join the first's computation).
-fn fenced_by<K: Send + Sync + 'static>(
+fn fenced_by<K>(
     name: &str,
     new: fn() -> &'static Store<K, u64>,
     key: fn() -> &'static K::Borrowed,
@@ -442,9 +443,7 @@ fn a_panicking_leader_hands_over_to_one_of_two_waiters() {
                     std::panic::catch_unwind(AssertUnwindSafe(|| {
                         get_or_compute(store, "k", || {
                             // The first computation panics, whoever runs it.
-                            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
-                                panic!("leader {i} fails");
-                            }
+                            assert!(runs.fetch_add(1, Ordering::SeqCst) != 0, "leader {i} fails");
                             Some(5)
                         })
                     }))
@@ -480,12 +479,12 @@ fn a_dropped_leader_hands_over_to_one_of_two_waiters() {
         let waiters: Vec<_> = (0..2)
             .map(|_| thread::spawn(move || get_or_compute(store, "k", || Some(9))))
             .collect();
-        let cancelled = canceller.join().unwrap();
+        let led = canceller.join().unwrap();
         let calls: Vec<Call> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
         assert!(calls.iter().all(|c| c.value == Some(9)));
         assert_eq!(calls.iter().filter(|c| c.computed).count(), 1);
         assert_eq!(in_flight(store), 0);
-        cancelled && calls.iter().any(|c| c.restarted)
+        led && calls.iter().any(|c| c.restarted)
     });
 }
 
@@ -510,9 +509,10 @@ fn a_panicking_leader_against_an_invalidation() {
                     let call = std::panic::catch_unwind(AssertUnwindSafe(|| {
                         get_or_compute(store, fn_key(), || {
                             let v = source.load(Ordering::SeqCst);
-                            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
-                                panic!("first computation fails");
-                            }
+                            assert!(
+                                runs.fetch_add(1, Ordering::SeqCst) != 0,
+                                "first computation fails"
+                            );
                             Some(v)
                         })
                     }))
@@ -576,6 +576,39 @@ fn a_dropped_leader_against_an_invalidation() {
     });
 }
 
+/// Storing a value in a full cache type shared by two stores evicts from the other store, with
+/// the computing key's shard unlocked meanwhile: a caller that joins the computation then must
+/// still get the value (regression: such a waiter was once left waiting forever).
+#[test]
+fn a_waiter_joining_while_the_leader_makes_room_gets_the_value() {
+    check("waiter_joins_during_eviction", || {
+        let config = CacheConfig::builder().capacity(1).build().unwrap();
+        let ty: &'static CacheType = Box::leak(Box::new(CacheType::new("model", &config, true)));
+        let mut stores = (0..2).map(|_| {
+            let store: &'static TestStore =
+                Box::leak(Box::new(Store::new(ty, StoreInfo::manual(0), None)));
+            ty.add_store(store);
+            store
+        });
+        let (store, other) = (stores.next().unwrap(), stores.next().unwrap());
+        // The type is full with the other store's entry: storing "k" must evict it.
+        other.insert("x", 1, None);
+        let hash = store.hash("k");
+        let Begin::Lead { id, .. } = store.lookup_or_begin(hash, "k", true) else {
+            panic!("the first call leads");
+        };
+        let leader = Leader::new(store, hash, id, false);
+        let waiter = thread::spawn(move || get_or_compute(store, "k", || Some(9)));
+        let finisher = thread::spawn(move || leader.finish(Some(5)));
+        finisher.join().unwrap();
+        let call = waiter.join().unwrap();
+        assert!(matches!(call.value, Some(5 | 9)));
+        assert_eq!(in_flight(store), 0);
+        assert_eq!(peek(other, "x"), None, "evicted to make room");
+        call.waited
+    });
+}
+
 #[test]
 fn a_failed_computation_lets_waiters_compute() {
     check("failed_computation", || {
@@ -635,11 +668,11 @@ fn async_waiter(name: &str, drop_leader: bool) {
             }
         });
         settler.join().unwrap();
-        let (value, waited) = waiter.join().unwrap();
-        assert_eq!(value, Some(if drop_leader { 8 } else { 4 }));
-        assert_eq!(peek(store, "k"), value);
+        let (got, joined) = waiter.join().unwrap();
+        assert_eq!(got, Some(if drop_leader { 8 } else { 4 }));
+        assert_eq!(peek(store, "k"), got);
         assert_eq!(in_flight(store), 0);
-        waited
+        joined
     });
 }
 

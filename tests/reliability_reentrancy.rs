@@ -1,0 +1,208 @@
+//! Reliability, item 6: re-entrancy through `#[cached]`. Recursive `fib(90)`; functions that
+//! call each other (and themselves on other keys) thousands of levels deep in a cache type so
+//! small that it has one shard per store and evicts all the time, from several threads at once;
+//! a computation that uses the manual API of its own cache type; and same-key recursion, direct,
+//! indirect and async, which must panic at once with the documented `recursive call on key`
+//! message naming the key (each under a watchdog: a hang fails the test).
+
+mod reliability_support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use memo::{CacheConfig, cached};
+use reliability_support as support;
+
+static FIB_RUNS: AtomicU64 = AtomicU64::new(0);
+
+#[cached(prefix = "rr_fib", cache_type = "rr_fib")]
+fn fib(n: u64) -> u64 {
+    FIB_RUNS.fetch_add(1, Ordering::SeqCst);
+    if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+}
+
+#[test]
+fn recursive_fib_90_goes_through_the_cache() {
+    let v = support::within(Duration::from_secs(30), "fib(90)", || fib(90));
+    assert_eq!(v, 2_880_067_194_370_816_120);
+    assert_eq!(FIB_RUNS.load(Ordering::SeqCst), 91, "each n computed once");
+    assert_eq!(fib(90), v);
+    let a = support::activity("fib");
+    assert_eq!((a.in_flight, a.size), (0, 91), "{a:?}");
+    assert!(a.is_conserved(), "{a:?}");
+    support::report(
+        "reentrancy",
+        &[("test", &"fib_90"), ("depth", &90), ("hangs", &0)],
+    );
+}
+
+/// Capacity below 1,024: one shard per store, and constant evictions.
+const SMALL: usize = 64;
+
+#[cached(prefix = "rr_ping", cache_type = "rr_small")]
+fn ping(n: u64) -> u64 {
+    if n == 0 { 0 } else { pong(n - 1) + 1 }
+}
+
+#[cached(prefix = "rr_pong", cache_type = "rr_small")]
+fn pong(n: u64) -> u64 {
+    if n == 0 { 0 } else { ping(n - 1) + 1 }
+}
+
+#[cached(prefix = "rr_chain", cache_type = "rr_small")]
+fn chain(n: u64) -> u64 {
+    if n == 0 { 0 } else { chain(n - 1) + 1 }
+}
+
+fn small_type() {
+    memo::configure(
+        "rr_small",
+        CacheConfig::builder().capacity(SMALL).build().unwrap(),
+    )
+    .unwrap();
+}
+
+/// Two functions sharing a one-shard cache type call each other 2,000 levels deep, and a
+/// function calls itself on other keys as deep, from four threads at once: the type is full
+/// all along, so every store made evicts from the others while their computations run.
+#[test]
+fn functions_calling_each_other_in_a_full_one_shard_cache_type() {
+    small_type();
+    let depth = support::count(2_000, 5_000) as u64;
+    support::within(Duration::from_secs(120), "mutual recursion", move || {
+        std::thread::scope(|s| {
+            for t in 0..4_u64 {
+                std::thread::Builder::new()
+                    .stack_size(256 << 20)
+                    .spawn_scoped(s, move || {
+                        for round in 0..3 {
+                            let n = depth - t * 7 - round;
+                            assert_eq!(ping(n), n);
+                            assert_eq!(pong(n), n);
+                            assert_eq!(chain(n), n);
+                        }
+                    })
+                    .unwrap();
+            }
+        });
+    });
+    let stats = memo::stats();
+    let ty = stats.cache_type("rr_small").unwrap();
+    assert!(ty.activity.size <= SMALL, "{:?}", ty.activity);
+    assert!(ty.activity.evictions.capacity > 0);
+    assert_eq!(ty.activity.in_flight, 0);
+    assert!(ty.activity.is_conserved(), "{:?}", ty.activity);
+    support::report(
+        "reentrancy",
+        &[
+            ("test", &"mutual_recursion_one_shard"),
+            ("depth", &depth),
+            ("threads", &4),
+            ("evictions", &ty.activity.evictions.capacity),
+            ("hangs", &0),
+        ],
+    );
+}
+
+/// A computation that stores through the manual API of its own cache type, whose handle's
+/// computation calls the function again on another key.
+#[cached(prefix = "rr_manual", cache_type = "rr_manual")]
+fn through_manual(n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let cache = memo::cache("rr_manual").unwrap();
+    cache.get_or_insert_with(&format!("m{n}"), || through_manual(n - 1) + 1)
+}
+
+#[test]
+fn a_computation_may_use_the_manual_api_of_its_own_cache_type() {
+    memo::configure(
+        "rr_manual",
+        CacheConfig::builder().capacity(100).build().unwrap(),
+    )
+    .unwrap();
+    let v = support::within(Duration::from_secs(30), "manual re-entrancy", || {
+        through_manual(500)
+    });
+    assert_eq!(v, 500);
+    let stats = memo::stats();
+    let ty = stats.cache_type("rr_manual").unwrap();
+    assert_eq!(ty.activity.in_flight, 0);
+    assert!(ty.activity.is_conserved(), "{:?}", ty.activity);
+}
+
+#[cached(prefix = "rr_self")]
+fn selfish(n: u64) -> u64 {
+    selfish(n) + 1
+}
+
+#[cached(prefix = "rr_a")]
+fn indirect_a(n: u64) -> u64 {
+    indirect_b(n) + 1
+}
+
+#[cached(prefix = "rr_b")]
+fn indirect_b(n: u64) -> u64 {
+    if n == 0 { 0 } else { indirect_a(n) + 1 }
+}
+
+#[cached(prefix = "rr_async_self")]
+async fn async_selfish(n: u64) -> u64 {
+    Box::pin(async_selfish(n)).await + 1
+}
+
+/// Runs `f` under a watchdog and returns its panic message (it must panic).
+fn panic_message(what: &str, f: impl FnOnce() -> u64 + Send + 'static) -> String {
+    let out = support::within(Duration::from_secs(10), what, move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+    });
+    match out {
+        Ok(v) => panic!("{what}: returned {v} instead of panicking"),
+        Err(p) => support::panic_text(&*p),
+    }
+}
+
+#[test]
+fn same_key_recursion_panics_with_the_documented_message() {
+    let msg = panic_message("direct recursion", || selfish(7));
+    assert!(msg.contains("recursive call on key `rr_self:7`"), "{msg}");
+    // Nothing is left in flight, and the function still works on other calls (which recurse
+    // again, and panic again).
+    assert_eq!(support::activity("selfish").in_flight, 0);
+    let again = panic_message("direct recursion again", || selfish(7));
+    assert!(
+        again.contains("recursive call on key `rr_self:7`"),
+        "{again}"
+    );
+}
+
+#[test]
+fn indirect_same_key_recursion_panics_with_the_documented_message() {
+    let msg = panic_message("indirect recursion", || indirect_a(3));
+    assert!(msg.contains("recursive call on key `rr_a:3`"), "{msg}");
+    assert_eq!(support::activity("indirect_a").in_flight, 0);
+    assert_eq!(support::activity("indirect_b").in_flight, 0);
+    // Other keys that do not recurse work.
+    assert_eq!(indirect_b(0), 0);
+}
+
+#[test]
+fn async_same_key_recursion_panics_with_the_documented_message() {
+    let msg = panic_message("async recursion", || {
+        futures::executor::block_on(async_selfish(5))
+    });
+    assert!(
+        msg.contains("recursive call on key `rr_async_self:5`"),
+        "{msg}"
+    );
+    assert_eq!(support::activity("async_selfish").in_flight, 0);
+    support::report(
+        "reentrancy",
+        &[
+            ("test", &"same_key_recursion"),
+            ("cases", &3),
+            ("hangs", &0),
+        ],
+    );
+}
