@@ -276,3 +276,41 @@ mod prop {
         s.replace('\\', r"\\").replace(':', r"\:")
     }
 }
+
+mod long_keys {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use memo::{cached, invalidates};
+
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "inv_long")]
+    fn measure(text: &str) -> usize {
+        RUNS.fetch_add(1, Ordering::SeqCst);
+        text.len()
+    }
+
+    #[invalidates("inv_long:{text}")]
+    fn forget(text: &str) {
+        let _ = text;
+    }
+
+    /// Regression (found by the escape fuzzer): the pattern `#[invalidates]` builds from a long
+    /// argument is longer than `Pattern::MAX_LEN` once escaped, and used to be rejected
+    /// silently, leaving the entry in place.
+    #[test]
+    fn an_argument_longer_than_the_pattern_limit_is_still_invalidated() {
+        let text = "a*:[b]\\".repeat(1_000); // 7,000 bytes, more once escaped
+        assert!(text.len() > memo::Pattern::MAX_LEN);
+        assert_eq!(measure(&text), text.len());
+        assert_eq!(measure(&text), text.len());
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+        forget(&text);
+        assert_eq!(measure(&text), text.len());
+        assert_eq!(
+            RUNS.load(Ordering::SeqCst),
+            2,
+            "the long key was invalidated"
+        );
+    }
+}

@@ -35,5 +35,7 @@ pub fn push_arg(pattern: &mut String, render: impl FnOnce(&mut KeyWriter<'_>)) {
 /// Literal patterns are checked at compile time and placeholders are escaped, so this cannot
 /// fail; should it, nothing is invalidated rather than panicking in the caller.
 pub fn invalidate_built(pattern: &str) -> usize {
-    crate::invalidate(pattern).unwrap_or(0)
+    // No length limit here: the pattern is as long as the arguments rendered into it, and a
+    // long key must be invalidated like a short one.
+    crate::Pattern::new_unbounded(pattern).map_or(0, |p| crate::invalidate_pattern(&p))
 }

@@ -110,14 +110,20 @@ impl Pattern {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(text: &str) -> Result<Pattern, PatternError> {
-        if text.is_empty() {
-            return Err(PatternError::Empty);
-        }
         if text.len() > Self::MAX_LEN {
             return Err(PatternError::TooLong {
                 len: text.len(),
                 max: Self::MAX_LEN,
             });
+        }
+        Self::new_unbounded(text)
+    }
+
+    /// [`Pattern::new`] without the length limit, for patterns memo builds itself from a
+    /// checked literal and escaped arguments (`#[invalidates]`), whose length follows the keys'.
+    pub(crate) fn new_unbounded(text: &str) -> Result<Pattern, PatternError> {
+        if text.is_empty() {
+            return Err(PatternError::Empty);
         }
         let tokens = compile(text)?;
         let prefix: String = tokens
