@@ -31,6 +31,12 @@ if [ -n "${PROPTEST_CASES:-}" ]; then export PROPTEST_CASES; fi
 
 LOGS=target/reliability
 mkdir -p "$LOGS"
+# One run at a time: two runs would share the logs and the two cores.
+exec 9> "$LOGS/.lock"
+if command -v flock > /dev/null && ! flock -n 9; then
+    echo "another scripts/reliability.sh is running (lock $LOGS/.lock); try again when it ends" >&2
+    exit 2
+fi
 RESULTS="$LOGS/results.txt"
 : > "$RESULTS"
 profile=()

@@ -589,6 +589,8 @@ where
         let mut guard = self.lock(i);
         // Copy the value for waiters first: `Clone` is user code, and if it panics nothing has
         // changed yet (the leader's guard then abandons the computation, which wakes them).
+        // `reserve` below may release the lock; callers that join meanwhile get no copy and are
+        // told to start over (they then find the stored value).
         let for_waiters = match &value {
             Some(v) if has_waiters(&guard.pending, hash, id) => Some(v.clone()),
             _ => None,
