@@ -6,6 +6,7 @@
 //! ones, which keeps their memory proportional to the live entries.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use hashbrown::HashTable;
 
@@ -30,10 +31,13 @@ pub(crate) enum QueueId {
 ///
 /// The slot's hash is not kept here: callers pass it in, and the table can always recompute it
 /// from the owned key, which keeps slots small.
+///
+/// The frequency is an atomic so that a hit can count itself with the shard only read-locked;
+/// it saturates at [`MAX_FREQ`], after which hits no longer write it.
 #[derive(Debug)]
 pub(crate) struct Meta {
     pub(crate) stamp: u32,
-    pub(crate) freq: u8,
+    freq: AtomicU8,
     pub(crate) queue: QueueId,
 }
 
@@ -41,9 +45,27 @@ impl Meta {
     pub(crate) fn new() -> Self {
         Self {
             stamp: 0,
-            freq: 0,
+            freq: AtomicU8::new(0),
             queue: QueueId::None,
         }
+    }
+
+    /// Counts a hit for S3-FIFO through a shared reference (LRU hits go through
+    /// [`Policy::on_hit`]). Two hits at once may count as one: the frequency is a hint.
+    #[inline]
+    pub(crate) fn touch(&self) {
+        let f = self.freq.load(Ordering::Relaxed);
+        if f < MAX_FREQ {
+            self.freq.store(f + 1, Ordering::Relaxed);
+        }
+    }
+
+    fn freq(&self) -> u8 {
+        self.freq.load(Ordering::Relaxed)
+    }
+
+    fn set_freq(&mut self, f: u8) {
+        *self.freq.get_mut() = f;
     }
 }
 
@@ -109,7 +131,7 @@ impl Policy {
 
     /// Queues a slot that just became ready.
     pub(crate) fn on_insert(&mut self, meta: &mut Meta, hash: u64) {
-        meta.freq = 0;
+        meta.set_freq(0);
         let to_main = match self.kind {
             EvictionPolicy::Lru => true,
             _ => self.ghost.remove(hash),
@@ -135,9 +157,7 @@ impl Policy {
                 self.push(meta, hash, QueueId::Main);
             }
             _ => {
-                if meta.freq < MAX_FREQ {
-                    meta.freq += 1;
-                }
+                meta.touch();
             }
         }
     }
@@ -197,20 +217,21 @@ impl Policy {
                 continue; // stale
             };
             if from_small {
-                if entry.get().meta().freq > 0 {
+                if entry.get().meta().freq() > 0 {
                     // Read while on probation: promote.
                     let meta = entry.into_mut().meta_mut();
                     self.small_live -= 1;
-                    meta.freq = 0;
+                    meta.set_freq(0);
                     self.push(meta, item.hash, QueueId::Main);
                     continue;
                 }
                 self.small_live -= 1;
                 self.ghost.insert(item.hash, self.live().max(16));
             } else {
-                if self.kind != EvictionPolicy::Lru && entry.get().meta().freq > 0 {
+                if self.kind != EvictionPolicy::Lru && entry.get().meta().freq() > 0 {
                     let meta = entry.into_mut().meta_mut();
-                    meta.freq -= 1;
+                    let f = meta.freq();
+                    meta.set_freq(f - 1);
                     self.main_live -= 1;
                     self.push(meta, item.hash, QueueId::Main);
                     continue;
@@ -264,7 +285,7 @@ impl Policy {
         };
         for (hash, s) in items {
             let meta = s.meta_mut();
-            meta.freq = 0;
+            meta.set_freq(0);
             self.push(meta, hash, QueueId::Main);
         }
     }

@@ -31,7 +31,10 @@ use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key};
 use crate::pattern::{Pattern, PrefixMatch};
 use crate::policy::{Meta, Policy, Tracked};
 use crate::stats::Counters;
-use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, Padded, thread_local};
+use crate::sync::{
+    AtomicBool, AtomicUsize, Mutex, Ordering, Padded, ShardLock, ShardWriteGuard, Striped,
+    thread_local,
+};
 
 /// What a store is, for stats and invalidation.
 #[derive(Debug)]
@@ -112,13 +115,11 @@ struct Pending<K, V> {
     flight: Option<Arc<Flight<V>>>,
 }
 
-/// `repr(C)` keeps what a hit touches (the table's header, the hit counter, the policy flag) on
-/// the cache line of the lock in front of it, so that a hit dirties one line: the fewer lines
-/// two cores pass back and forth, the better two threads scale.
-#[repr(C)]
+/// A hit reads a shard under its read lock and writes nothing in it (the hit is counted in the
+/// store's [`Striped`] counter, a slot's S3-FIFO frequency is an atomic that stops changing once
+/// it saturates), so that hits on two cores pass no cache line back and forth.
 struct Shard<K, V> {
     table: HashTable<Slot<K, V>>,
-    hits: u64,
     misses: u64,
     /// Whether the policy is LRU, which queues an item on every hit.
     lru: bool,
@@ -134,7 +135,7 @@ struct Shard<K, V> {
 }
 
 /// One shard of a store, alone on its cache lines.
-type LockedShard<K, V> = Padded<Mutex<Shard<K, V>>>;
+type LockedShard<K, V> = Padded<ShardLock<Shard<K, V>>>;
 
 /// One shard of the secondary index.
 type IndexShard = Padded<Mutex<TagIndex>>;
@@ -239,6 +240,9 @@ pub(crate) struct Store<K, V> {
     clock: Clock,
     len: AtomicUsize,
     evict_cursor: AtomicUsize,
+    /// Hits, counted outside the shards so that a hit writes nothing a hit on another core
+    /// reads.
+    hits: Striped,
 }
 
 /// The number of shards for a cache type of `capacity` entries: one below 1,024 entries (so
@@ -265,9 +269,8 @@ where
         let n = shard_count(capacity);
         let shards = (0..n)
             .map(|_| {
-                Padded(Mutex::new(Shard {
+                Padded(ShardLock::new(Shard {
                     table: HashTable::new(),
-                    hits: 0,
                     misses: 0,
                     lru: policy == EvictionPolicy::Lru,
                     pending: HashTable::new(),
@@ -296,6 +299,7 @@ where
             clock: ty.clock().clone(),
             len: AtomicUsize::new(0),
             evict_cursor: AtomicUsize::new(0),
+            hits: Striped::default(),
         }
     }
 
@@ -310,8 +314,8 @@ where
     }
 
     #[inline]
-    fn lock(&self, i: usize) -> MutexGuard<'_, Shard<K, V>> {
-        self.shards[i].lock()
+    fn lock(&self, i: usize) -> ShardWriteGuard<'_, Shard<K, V>> {
+        self.shards[i].write()
     }
 
     fn addr(&self) -> usize {
@@ -332,7 +336,7 @@ where
             if slot.is_live(|| self.now()) {
                 let v = slot.value.clone();
                 shard.policy.on_hit(&mut slot.meta, hash);
-                shard.hits += 1;
+                self.hits.incr();
                 maybe_compact_after_hit(shard);
                 return Lookup::Hit(v);
             }
@@ -349,7 +353,33 @@ where
     /// which counts the miss). It returns the bare value, so that nothing but the value moves.
     #[inline]
     pub(crate) fn get_hit<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Option<V> {
-        let mut guard = self.lock(self.shard_of(hash));
+        let i = self.shard_of(hash);
+        let shard = self.shards[i].read();
+        if shard.lru {
+            // LRU requeues the entry on every hit, which needs the shard to itself.
+            drop(shard);
+            return self.get_hit_exclusive(i, hash, key);
+        }
+        let slot = shard.table.find(hash, |s| key.eq_key(&s.key))?;
+        if !slot.is_live(|| self.now()) {
+            return None;
+        }
+        let v = slot.value.clone();
+        slot.meta.touch();
+        self.hits.incr();
+        Some(v)
+    }
+
+    /// [`get_hit`](Self::get_hit) with the shard write-locked, for policies that reorder on hits.
+    #[cold]
+    #[inline(never)]
+    fn get_hit_exclusive<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        i: usize,
+        hash: u64,
+        key: &Q,
+    ) -> Option<V> {
+        let mut guard = self.lock(i);
         let shard = &mut *guard;
         let slot = shard.table.find_mut(hash, |s| key.eq_key(&s.key))?;
         if !slot.is_live(|| self.now()) {
@@ -357,7 +387,7 @@ where
         }
         let v = slot.value.clone();
         shard.policy.on_hit(&mut slot.meta, hash);
-        shard.hits += 1;
+        self.hits.incr();
         maybe_compact_after_hit(shard);
         Some(v)
     }
@@ -396,7 +426,7 @@ where
                 let v = slot.value.clone();
                 if count {
                     shard.policy.on_hit(&mut slot.meta, hash);
-                    shard.hits += 1;
+                    self.hits.incr();
                     maybe_compact_after_hit(shard);
                 }
                 return Begin::Hit(v);
@@ -410,7 +440,7 @@ where
     #[inline(never)]
     fn miss_locked<Q: KeyArgs<Owned = K> + ?Sized>(
         &self,
-        mut guard: MutexGuard<'_, Shard<K, V>>,
+        mut guard: ShardWriteGuard<'_, Shard<K, V>>,
         shard_i: usize,
         hash: u64,
         key: &Q,
@@ -548,9 +578,9 @@ where
     fn reserve<'a>(
         &'a self,
         i: usize,
-        mut guard: MutexGuard<'a, Shard<K, V>>,
+        mut guard: ShardWriteGuard<'a, Shard<K, V>>,
         removed: &mut Removed<K, V>,
-    ) -> (Place, MutexGuard<'a, Shard<K, V>>) {
+    ) -> (Place, ShardWriteGuard<'a, Shard<K, V>>) {
         if let Some(place) = self.reserve_locked(&mut guard, removed) {
             return (place, guard);
         }
@@ -1154,11 +1184,11 @@ where
         for i in 0..self.shards.len() {
             let guard = self.lock(i);
             total.add(&guard.counters);
-            total.hits += guard.hits;
             total.misses += guard.misses;
             ready += guard.table.len();
             pending += guard.pending.len();
         }
+        total.hits += self.hits.sum();
         (total, ready, pending)
     }
 
