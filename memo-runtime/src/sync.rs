@@ -62,44 +62,92 @@ pub(crate) type ShardReadGuard<'a, T> = shuttle::sync::RwLockReadGuard<'a, T>;
 #[cfg(memo_shuttle)]
 pub(crate) type ShardWriteGuard<'a, T> = shuttle::sync::RwLockWriteGuard<'a, T>;
 
-/// How many stripes a [`Striped`] counter has: threads beyond this share stripes (still
-/// exact, as every stripe is an atomic).
-const STRIPES: usize = 8;
+/// How many threads at once have a stripe of their own in every [`Striped`] counter; threads
+/// beyond them share one more stripe (still exact: that one is added to atomically).
+const EXCLUSIVE: usize = 32;
 
-/// A counter that threads add to without sharing a cache line: each thread adds to its own
-/// stripe (threads take stripes in turn), and a read sums them.
+/// A counter that threads add to without sharing a cache line and without an atomic
+/// read-modify-write: each thread leases a stripe index of its own for its lifetime, so a
+/// stripe has one writer, which adds with a plain load and store; a read sums the stripes.
+///
+/// Plain std atomics even under the model checker: nothing waits on them, and a model
+/// thread must not be switched out between the load and the store.
 #[derive(Debug)]
-pub(crate) struct Striped(Box<[Padded<AtomicU64>]>);
+pub(crate) struct Striped(Box<[Padded<std::sync::atomic::AtomicU64>]>);
 
 impl Default for Striped {
     fn default() -> Self {
-        Self((0..STRIPES).map(|_| Padded(AtomicU64::new(0))).collect())
+        Self(
+            (0..=EXCLUSIVE)
+                .map(|_| Padded(std::sync::atomic::AtomicU64::new(0)))
+                .collect(),
+        )
     }
 }
 
 impl Striped {
-    /// Adds one on this thread's stripe.
+    /// Adds one.
     #[inline]
     pub(crate) fn incr(&self) {
-        self.0[stripe()].fetch_add(1, Ordering::Relaxed);
+        use std::sync::atomic::Ordering::Relaxed;
+        match STRIPE.try_with(|lease| lease.0) {
+            Ok(Some(i)) => {
+                // This thread is the stripe's only writer.
+                let c = &self.0[i];
+                c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+            }
+            // No stripe left, or the thread is exiting.
+            _ => {
+                self.0[EXCLUSIVE].fetch_add(1, Relaxed);
+            }
+        }
     }
 
     /// The sum of the stripes.
     pub(crate) fn sum(&self) -> u64 {
-        self.0.iter().map(|s| s.load(Ordering::Relaxed)).sum()
+        self.0
+            .iter()
+            .map(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
     }
 }
 
-/// This thread's stripe.
-#[inline]
-fn stripe() -> usize {
-    // Plain std atomics and thread-locals even under the model checker: which stripe a thread
-    // takes changes no outcome.
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    std::thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
+/// The stripe index a thread holds, given back when the thread exits. The lease passes through
+/// a mutex, so the next holder sees every count its predecessor wrote.
+struct StripeLease(Option<usize>);
+
+/// Stripe indexes given back, and the next never handed out.
+static LEASES: std::sync::Mutex<(Vec<usize>, usize)> = std::sync::Mutex::new((Vec::new(), 0));
+
+impl StripeLease {
+    fn take() -> Self {
+        let mut leases = LEASES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (free, next) = &mut *leases;
+        Self(free.pop().or_else(|| {
+            (*next < EXCLUSIVE).then(|| {
+                *next += 1;
+                *next - 1
+            })
+        }))
     }
-    STRIPE.with(|s| *s)
+}
+
+impl Drop for StripeLease {
+    fn drop(&mut self) {
+        if let Some(i) = self.0 {
+            LEASES
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0
+                .push(i);
+        }
+    }
+}
+
+std::thread_local! {
+    static STRIPE: StripeLease = StripeLease::take();
 }
 
 /// Aligns a value to its own cache lines so that two shards never share one.
@@ -193,5 +241,35 @@ mod model {
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
+    }
+}
+
+#[cfg(all(test, not(memo_shuttle)))]
+mod tests {
+    use super::{EXCLUSIVE, Striped};
+    use std::sync::Barrier;
+
+    /// More threads at once than there are stripes of their own, then as many again after those
+    /// exit (reusing their leases): not one count is lost.
+    #[test]
+    fn striped_counts_are_exact_beyond_the_exclusive_stripes() {
+        let counter = Striped::default();
+        let threads = EXCLUSIVE + 8;
+        for _round in 0..2 {
+            let barrier = Barrier::new(threads);
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|| {
+                        // Every thread holds its lease while the others take theirs.
+                        barrier.wait();
+                        for _ in 0..1000 {
+                            counter.incr();
+                        }
+                        barrier.wait();
+                    });
+                }
+            });
+        }
+        assert_eq!(counter.sum(), 2 * threads as u64 * 1000);
     }
 }
