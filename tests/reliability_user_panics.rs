@@ -3,8 +3,8 @@
 //! same shard keep working, the counters stay conserved, no computation is left in flight,
 //! nothing hangs, and the cache type keeps its whole capacity.
 //!
-//! The engine runs keys' and values' `Hash`/`Eq`/`Clone`/`Display` under a shard lock
-//! (`parking_lot`, which does not poison); these tests check that a panic there unwinds without
+//! The engine runs keys' and values' `Hash`/`Eq`/`Clone`/`Display` under a shard lock (whose
+//! poisoning the engine ignores); these tests check that a panic there unwinds without
 //! leaving the shard half-updated. Each scenario sweeps the panic over the 1st, 2nd, ... call of
 //! the chosen operation on the chosen key, so it lands in turn on every place the engine calls
 //! that operation during the scenario (lookup, miss, store, hand-over to waiters, invalidation,

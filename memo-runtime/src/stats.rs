@@ -1,5 +1,6 @@
-//! Statistics: counters kept per shard under the shard's lock (so a hit pays no atomic
-//! operation for them), and the read-only snapshot that [`stats`](crate::stats()) returns.
+//! Statistics: counters kept per shard under the shard's write lock, hits in a per-store
+//! striped counter (so that a hit writes nothing another core reads), and the read-only
+//! snapshot that [`stats`](crate::stats()) returns.
 //!
 //! At quiescence the counters add up exactly:
 //! `hits + misses == lookups` and
@@ -9,7 +10,8 @@ use serde::Serialize;
 
 use crate::config::EvictionPolicy;
 
-/// Counters of one shard (plain integers: they are only touched under the shard's lock).
+/// Counters of one shard (plain integers: they are only touched under the shard's write lock;
+/// `hits` is only filled in when a store sums its counters).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) hits: u64,

@@ -11,9 +11,12 @@
 //! first exact invalidation and maintains it from then on, so functions that are never
 //! invalidated by exact key never render a key on their miss path.
 //!
-//! Locks: one mutex per shard, held only for table work (never while user computations run).
-//! The order is shard, then index shard; no code holds two shards of one table at once. Values
-//! removed from the table are dropped after the lock is released.
+//! Locks: one reader-writer lock per shard ([`ShardLock`]), held only for table work (never while
+//! user computations run). Hits take it for reading, and a reader locks a lock of its own
+//! thread's, so hits on different cores share no written cache line; everything else (misses,
+//! inserts, evictions, invalidations) takes it for writing. The order is shard, then index
+//! shard; no code holds two shards of one table at once. Values removed from the table are
+//! dropped after the lock is released.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -967,6 +970,17 @@ where
     /// Manual stores: the key is its own text, so it is looked up directly.
     fn invalidate_own_text(&self, text: &str) -> usize {
         let hash = hash_key(&self.hasher, text);
+        {
+            // Most stores asked by a global invalidation hold nothing under the key: find that
+            // out under the read lock, which costs a fraction of the write lock. A computation
+            // that begins after this look began after the invalidation, and may store.
+            let shard = self.shards[self.shard_of(hash)].read();
+            if shard.table.find(hash, |_| true).is_none()
+                && shard.pending.find(hash, |_| true).is_none()
+            {
+                return 0;
+            }
+        }
         let mut removed = Removed::new();
         {
             let mut guard = self.lock(self.shard_of(hash));

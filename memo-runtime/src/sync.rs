@@ -1,7 +1,8 @@
 //! The synchronisation primitives memo uses, behind one module so that a model checker can
 //! replace them.
 //!
-//! Normally these are `parking_lot`'s locks and `std`'s atomics. Built with
+//! Normally these are `parking_lot`'s locks, crossbeam's `ShardedLock` for store shards, and
+//! `std`'s atomics. Built with
 //! `RUSTFLAGS="--cfg memo_shuttle"`, they are [shuttle](https://docs.rs/shuttle)'s, wrapped to
 //! the same API, so that the model tests (`src/model_tests.rs`) can explore the interleavings of
 //! single-flight, fencing, panics and cancellation.
