@@ -246,6 +246,10 @@ pub(crate) struct Store<K, V> {
     /// Hits, counted outside the shards so that a hit writes nothing a hit on another core
     /// reads.
     hits: Striped,
+    /// Manual stores: one bit per hash of a first segment (`user:` of `user:42`) that a key
+    /// ever had here, so that an exact invalidation asking every store passes over the stores
+    /// that cannot hold its key without touching their shards. Never cleared.
+    segments: std::sync::atomic::AtomicU64,
 }
 
 /// The number of shards for a cache type of `capacity` entries: one below 1,024 entries (so
@@ -303,6 +307,7 @@ where
             len: AtomicUsize::new(0),
             evict_cursor: AtomicUsize::new(0),
             hits: Striped::default(),
+            segments: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -473,6 +478,7 @@ where
             return begin;
         }
         let key = key.to_owned_key();
+        self.mark_segment(&key);
         let stamp = shard.policy.fresh_stamp();
         let tag = if shard.indexed {
             let tag = self.index_tag(&key);
@@ -526,6 +532,23 @@ where
         buf.clear();
         self.render_key(key, buf);
         buf == text
+    }
+
+    /// The bit of `segments` for a key's text.
+    fn segment_bit(&self, text: &str) -> u64 {
+        let segment = text.find(':').map_or(text, |end| &text[..=end]);
+        1 << (self.text_hash(segment) & 63)
+    }
+
+    /// Manual stores: records the first segment of a key about to be stored or computed (before
+    /// it is, so that an invalidation that could see the entry sees the bit).
+    fn mark_segment(&self, key: &K) {
+        if self.info.prefix.is_none() {
+            if let Some(text) = (key as &dyn Any).downcast_ref::<Box<str>>() {
+                self.segments
+                    .fetch_or(self.segment_bit(text), std::sync::atomic::Ordering::SeqCst);
+            }
+        }
     }
 
     fn text_hash(&self, text: &str) -> u64 {
@@ -866,6 +889,7 @@ where
     ) {
         let hash = self.hash(key);
         let owned = key.to_owned_key();
+        self.mark_segment(&owned);
         let i = self.shard_of(hash);
         let mut removed = Removed::new();
         let (place, mut guard) = self.reserve(i, self.lock(i), &mut removed);
@@ -969,6 +993,10 @@ where
 
     /// Manual stores: the key is its own text, so it is looked up directly.
     fn invalidate_own_text(&self, text: &str) -> usize {
+        if self.segments.load(std::sync::atomic::Ordering::SeqCst) & self.segment_bit(text) == 0 {
+            // No key with this first segment was ever here.
+            return 0;
+        }
         let hash = hash_key(&self.hasher, text);
         {
             // Most stores asked by a global invalidation hold nothing under the key: find that
@@ -1401,6 +1429,28 @@ mod tests {
         s.finish(h, id, Some(5), None);
         assert!(!s.contains("k"));
         assert_eq!(s.ty.live(), 0);
+    }
+
+    /// An exact invalidation by text passes over a manual store only when no key of its first
+    /// segment was ever there: a key being computed counts, and so do keys without a `:`.
+    #[test]
+    fn exact_invalidation_by_text_sees_every_segment_in_use() {
+        let s = store(100);
+        assert_eq!(s.invalidate_own_text("user:1"), 0, "nothing stored yet");
+        let h = s.hash("user:1");
+        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "user:1", true) else {
+            panic!("expected to lead")
+        };
+        // The computation is fenced although no entry of its segment is ready yet.
+        assert_eq!(s.invalidate_own_text("user:1"), 0);
+        s.finish(h, id, Some(5), None);
+        assert!(!s.contains("user:1"), "a fenced computation does not store");
+        s.insert("user:2", 2, None);
+        s.insert("plain", 3, None);
+        assert_eq!(s.invalidate_own_text("user:2"), 1);
+        assert_eq!(s.invalidate_own_text("plain"), 1);
+        assert_eq!(s.invalidate_own_text("other:2"), 0);
+        assert_eq!(s.len(), 0);
     }
 
     #[test]
