@@ -338,6 +338,11 @@ where
     /// A plain lookup: a ready, unexpired value, or a miss (counted).
     #[inline]
     pub(crate) fn lookup<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Lookup<V> {
+        // A hit needs only the read lock; a miss is counted (and an expired entry removed) under
+        // the write lock, which looks again.
+        if let Some(v) = self.get_hit(hash, key) {
+            return Lookup::Hit(v);
+        }
         let mut guard = self.lock(self.shard_of(hash));
         let shard = &mut *guard;
         if let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) {
