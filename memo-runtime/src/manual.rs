@@ -142,7 +142,7 @@ impl Cache {
         let hash = store.hash(key);
         let mut count = true;
         let found = loop {
-            match store.lookup_or_begin(hash, key, count) {
+            match store.hit_or_begin(hash, key, count) {
                 Begin::Hit(v) => break Some(v),
                 Begin::Wait(flight) => {
                     if let Some(v) = flight.wait() {
@@ -199,7 +199,7 @@ impl Cache {
         let hash = store.hash(key);
         let mut count = true;
         let found = loop {
-            match store.lookup_or_begin(hash, key, count) {
+            match store.hit_or_begin(hash, key, count) {
                 Begin::Hit(v) => break Some(v),
                 Begin::Wait(flight) => {
                     if let Some(v) = (crate::flight::WaitFlight { flight }).await {

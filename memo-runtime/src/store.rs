@@ -448,6 +448,23 @@ where
         self.miss_locked(guard, shard_i, hash, key, count)
     }
 
+    /// [`lookup_or_begin`](Self::lookup_or_begin) for callers that have not looked for a hit
+    /// yet (the manual API): a first look under the read lock, so that a hit takes no write lock.
+    #[inline]
+    pub(crate) fn hit_or_begin<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        hash: u64,
+        key: &Q,
+        count: bool,
+    ) -> Begin<V> {
+        if count {
+            if let Some(v) = self.get_hit(hash, key) {
+                return Begin::Hit(v);
+            }
+        }
+        self.lookup_or_begin(hash, key, count)
+    }
+
     /// The miss half of [`lookup_or_begin`](Self::lookup_or_begin), with the shard still locked.
     #[cold]
     #[inline(never)]
