@@ -33,6 +33,37 @@ fn a_value_of_another_type_reads_as_absent() {
     assert_eq!(c.get::<u64>("k"), Some(1));
 }
 
+/// Hits are read in place under the shard's read lock (LRU: its write lock), misses are counted
+/// under the write lock: each path counts exactly once, and a value of another type is a hit
+/// that `get_or_insert_with` answers by computing without storing.
+#[test]
+fn manual_hits_and_misses_count_once_on_every_path() {
+    for (name, policy) in [
+        ("manual_counts_default", EvictionPolicy::default()),
+        ("manual_counts_lru", EvictionPolicy::Lru),
+    ] {
+        let c = memo::configure(
+            name,
+            CacheConfig::builder()
+                .capacity(10)
+                .policy(policy)
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(c.get::<u64>("k"), None); // miss
+        assert_eq!(c.get_or_insert_with("k", || 7_u64), 7); // miss, computes
+        assert_eq!(c.get::<u64>("k"), Some(7)); // hit
+        assert_eq!(c.get_or_insert_with("k", || 8_u64), 7); // hit
+        // Another type: a hit; the computed value is returned and not stored.
+        assert_eq!(c.get::<String>("k"), None);
+        assert_eq!(c.get_or_insert_with("k", || "x".to_owned()), "x");
+        assert_eq!(c.get::<u64>("k"), Some(7));
+        let a = c.stats().activity;
+        assert_eq!((a.hits, a.misses, a.inserts), (5, 2, 1), "{name}");
+    }
+}
+
 #[test]
 fn insert_replaces_and_counts_the_replacement() {
     let c = memo::configure("manual_replace", config(10)).unwrap();

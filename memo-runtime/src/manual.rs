@@ -91,14 +91,11 @@ impl Cache {
     /// a hit, since the key was found).
     #[must_use]
     pub fn get<V: Clone + 'static>(&self, key: &str) -> Option<V> {
-        self.get_arc(key)
-            .and_then(|v| v.downcast_ref::<V>().cloned())
-    }
-
-    fn get_arc(self, key: &str) -> Option<ManualValue> {
         let store = self.store();
-        match store.lookup(store.hash(key), key) {
-            Lookup::Hit(v) => Some(v),
+        // The value is copied out under the shard's read lock, so that a hit does not touch the
+        // `Arc`'s count (a cache line shared by every thread reading the key).
+        match store.lookup_with(store.hash(key), key, read_as::<V>) {
+            Lookup::Hit(v) => v,
             Lookup::Miss => None,
         }
     }
@@ -140,9 +137,16 @@ impl Cache {
     {
         let store = self.store();
         let hash = store.hash(key);
+        // A hit first, under the read lock and without touching the value's `Arc`.
+        if let Ok(found) = store.get_hit_with(hash, key, read_as::<V>) {
+            return Ok(match found {
+                Some(v) => v,
+                None => compute(),
+            });
+        }
         let mut count = true;
         let found = loop {
-            match store.hit_or_begin(hash, key, count) {
+            match store.lookup_or_begin(hash, key, count) {
                 Begin::Hit(v) => break Some(v),
                 Begin::Wait(flight) => {
                     if let Some(v) = flight.wait() {
@@ -197,9 +201,16 @@ impl Cache {
     {
         let store = self.store();
         let hash = store.hash(key);
+        // A hit first, under the read lock and without touching the value's `Arc`.
+        if let Ok(found) = store.get_hit_with(hash, key, read_as::<V>) {
+            return Ok(match found {
+                Some(v) => v,
+                None => compute().await,
+            });
+        }
         let mut count = true;
         let found = loop {
-            match store.hit_or_begin(hash, key, count) {
+            match store.lookup_or_begin(hash, key, count) {
                 Begin::Hit(v) => break Some(v),
                 Begin::Wait(flight) => {
                     if let Some(v) = (crate::flight::WaitFlight { flight }).await {
@@ -295,6 +306,11 @@ impl Cache {
         }
         crate::registry::type_stats(self.ty, activity)
     }
+}
+
+/// A copy of a stored value if it has type `V` (a value of another type reads as `None`).
+fn read_as<V: Clone + 'static>(value: &ManualValue) -> Option<V> {
+    value.downcast_ref::<V>().cloned()
 }
 
 // A panic in a computation leaves every cache consistent (the in-flight slot is removed and

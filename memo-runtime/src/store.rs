@@ -335,19 +335,25 @@ where
         self.clock.coarse_nanos()
     }
 
-    /// A plain lookup: a ready, unexpired value, or a miss (counted).
+    /// A plain lookup: what `read` makes of a ready, unexpired value (a hit), or a miss (both
+    /// counted). `read` runs under the shard's lock.
     #[inline]
-    pub(crate) fn lookup<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Lookup<V> {
+    pub(crate) fn lookup_with<Q, R, F>(&self, hash: u64, key: &Q, read: F) -> Lookup<R>
+    where
+        Q: KeyArgs<Owned = K> + ?Sized,
+        F: FnOnce(&V) -> R,
+    {
         // A hit needs only the read lock; a miss is counted (and an expired entry removed) under
         // the write lock, which looks again.
-        if let Some(v) = self.get_hit(hash, key) {
-            return Lookup::Hit(v);
-        }
+        let read = match self.get_hit_with(hash, key, read) {
+            Ok(v) => return Lookup::Hit(v),
+            Err(read) => read,
+        };
         let mut guard = self.lock(self.shard_of(hash));
         let shard = &mut *guard;
         if let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) {
             if slot.is_live(|| self.now()) {
-                let v = slot.value.clone();
+                let v = read(&slot.value);
                 shard.policy.on_hit(&mut slot.meta, hash);
                 self.hits.incr();
                 maybe_compact_after_hit(shard);
@@ -361,48 +367,71 @@ where
         Lookup::Miss
     }
 
+    /// [`lookup_with`](Self::lookup_with) that clones the value.
+    #[cfg(test)]
+    pub(crate) fn lookup<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Lookup<V> {
+        self.lookup_with(hash, key, V::clone)
+    }
+
     /// The hit path of a cached call: the value if the key has a live one (a hit, counted), or
     /// `None` (not counted: the caller goes on to [`lookup_or_begin`](Self::lookup_or_begin),
     /// which counts the miss). It returns the bare value, so that nothing but the value moves.
     #[inline]
     pub(crate) fn get_hit<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Option<V> {
+        self.get_hit_with(hash, key, V::clone).ok()
+    }
+
+    /// [`get_hit`](Self::get_hit) that gives what `read` makes of the value (run under the
+    /// shard's read lock), or gives `read` back unused when there is no hit. The manual API
+    /// reads its type-erased values through it, to copy the value out without touching the
+    /// `Arc`'s shared count.
+    #[inline]
+    pub(crate) fn get_hit_with<Q, R, F>(&self, hash: u64, key: &Q, read: F) -> Result<R, F>
+    where
+        Q: KeyArgs<Owned = K> + ?Sized,
+        F: FnOnce(&V) -> R,
+    {
         let i = self.shard_of(hash);
         let shard = self.shards[i].read();
         if shard.lru {
             // LRU requeues the entry on every hit, which needs the shard to itself.
             drop(shard);
-            return self.get_hit_exclusive(i, hash, key);
+            return self.get_hit_exclusive(i, hash, key, read);
         }
-        let slot = shard.table.find(hash, |s| key.eq_key(&s.key))?;
+        let Some(slot) = shard.table.find(hash, |s| key.eq_key(&s.key)) else {
+            return Err(read);
+        };
         if !slot.is_live(|| self.now()) {
-            return None;
+            return Err(read);
         }
-        let v = slot.value.clone();
+        let v = read(&slot.value);
         slot.meta.touch();
         self.hits.incr();
-        Some(v)
+        Ok(v)
     }
 
-    /// [`get_hit`](Self::get_hit) with the shard write-locked, for policies that reorder on hits.
+    /// [`get_hit_with`](Self::get_hit_with) with the shard write-locked, for policies that
+    /// reorder on hits.
     #[cold]
     #[inline(never)]
-    fn get_hit_exclusive<Q: KeyArgs<Owned = K> + ?Sized>(
-        &self,
-        i: usize,
-        hash: u64,
-        key: &Q,
-    ) -> Option<V> {
+    fn get_hit_exclusive<Q, R, F>(&self, i: usize, hash: u64, key: &Q, read: F) -> Result<R, F>
+    where
+        Q: KeyArgs<Owned = K> + ?Sized,
+        F: FnOnce(&V) -> R,
+    {
         let mut guard = self.lock(i);
         let shard = &mut *guard;
-        let slot = shard.table.find_mut(hash, |s| key.eq_key(&s.key))?;
+        let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) else {
+            return Err(read);
+        };
         if !slot.is_live(|| self.now()) {
-            return None;
+            return Err(read);
         }
-        let v = slot.value.clone();
+        let v = read(&slot.value);
         shard.policy.on_hit(&mut slot.meta, hash);
         self.hits.incr();
         maybe_compact_after_hit(shard);
-        Some(v)
+        Ok(v)
     }
 
     /// Removes the key's ready slot if it has expired, for dropping after the lock.
@@ -446,23 +475,6 @@ where
             }
         }
         self.miss_locked(guard, shard_i, hash, key, count)
-    }
-
-    /// [`lookup_or_begin`](Self::lookup_or_begin) for callers that have not looked for a hit
-    /// yet (the manual API): a first look under the read lock, so that a hit takes no write lock.
-    #[inline]
-    pub(crate) fn hit_or_begin<Q: KeyArgs<Owned = K> + ?Sized>(
-        &self,
-        hash: u64,
-        key: &Q,
-        count: bool,
-    ) -> Begin<V> {
-        if count {
-            if let Some(v) = self.get_hit(hash, key) {
-                return Begin::Hit(v);
-            }
-        }
-        self.lookup_or_begin(hash, key, count)
     }
 
     /// The miss half of [`lookup_or_begin`](Self::lookup_or_begin), with the shard still locked.
