@@ -1,6 +1,7 @@
 //! W6: invalidation. One exact key among 1,000,000 entries (`memo::invalidate("k:123")`, beside
 //! a hashbrown remove); `prefix:*` matching 1% of 1,000,000 entries (beside the same prefix
-//! alone in its cache, to show whether the cost follows the matches or the cache size); a
+//! alone in its cache, to show whether the cost follows the matches or the cache size; for
+//! manual-API keys the lone 1% sits in a cache type of its own, measured in the same rounds); a
 //! general glob over 100,000 entries.
 //!
 //! Every batch restores what it removed, untimed, before the next one.
@@ -279,6 +280,7 @@ fn prefix(mode: Mode, report: &mut Report) {
     let others = n - matches;
     configure("bench_w6_prefix", n + n / 20);
     let manual = configure("bench_w6_manual", n + n / 20);
+    let manual_alone = configure("bench_w6_manual_alone", n + n / 20);
     // A known state: from here on the process holds only this workload's entries.
     memo::clear_all();
     let mp: Vec<String> = (0..matches).map(|i| format!("mp:{i}")).collect();
@@ -290,6 +292,12 @@ fn prefix(mode: Mode, report: &mut Report) {
     let fill_manual = || {
         for (i, k) in mp.iter().enumerate() {
             manual.insert(k, i as u64);
+        }
+    };
+    let mq: Vec<String> = (0..matches).map(|i| format!("mq:{i}")).collect();
+    let fill_alone = || {
+        for (i, k) in mq.iter().enumerate() {
+            manual_alone.insert(k, i as u64);
         }
     };
     let mut hb: Hb<String, u64> = Hb::with_capacity_and_hasher(n, ahash::RandomState::new());
@@ -335,31 +343,37 @@ fn prefix(mode: Mode, report: &mut Report) {
             p_bench(&format!("{matches} entries, nothing else in the process")),
         ],
     );
-    // Manual keys: `mp:` holds 1%, `mo:` the other 99%, in one cache type.
+    // Manual keys: `mp:` holds 1%, `mo:` the other 99%, in one cache type; the same number of
+    // keys under `mq:` alone in another cache type, measured in the same rounds (measured in a
+    // later phase instead, after removing `mo:`, the ratio of two runs of the same code ranged
+    // from 0.8x to 2.4x: at this size the figure follows where the heap and the page tables put
+    // things, which only interleaving cancels).
     fill_manual();
     for i in 0..others {
         manual.insert(&format!("mo:{i}"), i as u64);
     }
+    fill_alone();
     let crowded_manual = interleave(
         mode,
         vec![
             hashbrown_bench(&hb, &hb_keys),
             mp_bench(&format!("{matches} of {n} entries (the rest under `mo:`)")),
+            prefix_bench(
+                &format!(
+                    "manual API keys: memo::invalidate(\"mq:*\"), {matches} entries alone in \
+                     their cache type (same rounds)"
+                ),
+                "mq:*",
+                matches,
+                fill_alone,
+            ),
             p_bench(&format!(
                 "{matches} entries, with {n} manual entries in another cache type"
             )),
         ],
     );
-    assert_eq!(memo::invalidate("mo:*").expect("valid pattern"), others);
-    let alone_manual = interleave(
-        mode,
-        vec![
-            hashbrown_bench(&hb, &hb_keys),
-            mp_bench(&format!("{matches} entries, nothing else in the process")),
-        ],
-    );
     let workload = format!("W6 `prefix:*` invalidation, {matches} matches");
-    for phase in [&crowded_fn, &alone_fn, &crowded_manual, &alone_manual] {
+    for phase in [&crowded_fn, &alone_fn, &crowded_manual] {
         report.timings_noted(&workload, phase, 0, false);
     }
     let per_match = |m: &Measured| ns(m.summary().median / matches as f64);
@@ -376,7 +390,7 @@ fn prefix(mode: Mode, report: &mut Report) {
         ),
         r <= 1.5,
     );
-    let r = median_ratio(&crowded_manual[2], &alone_fn[1]);
+    let r = median_ratio(&crowded_manual[3], &alone_fn[1]);
     report.check(
         format!(
             "W6 `prefix:*` over function keys while {n} manual-API entries exist elsewhere / alone"
@@ -384,19 +398,23 @@ fn prefix(mode: Mode, report: &mut Report) {
         "~1x (pass <= 1.5x)",
         format!(
             "{r:.2}x ({} vs {})",
-            ns(crowded_manual[2].summary().median),
+            ns(crowded_manual[3].summary().median),
             ns(alone_fn[1].summary().median)
         ),
         r <= 1.5,
     );
-    let r = median_ratio(&crowded_manual[1], &alone_manual[1]);
+    // Per-round ratios: both figures come from the same rounds.
+    let r = crowded_manual[1].ratio_to(&crowded_manual[2]).median;
     report.check(
-        format!("W6 `prefix:*` over manual-API keys, {matches} of {n} entries / {matches} alone"),
+        format!(
+            "W6 `prefix:*` over manual-API keys, {matches} of {n} entries / {matches} alone in \
+             their cache type"
+        ),
         "~1x (pass <= 1.5x)",
         format!(
-            "{r:.2}x ({} vs {}; {} per match)",
+            "{r:.2}x ({} vs {}; {} per match; median of per-round ratios)",
             ns(crowded_manual[1].summary().median),
-            ns(alone_manual[1].summary().median),
+            ns(crowded_manual[2].summary().median),
             per_match(&crowded_manual[1]),
         ),
         r <= 1.5,
