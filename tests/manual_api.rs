@@ -309,3 +309,46 @@ fn a_segment_pattern_fences_a_computation_in_flight() {
     });
     assert!(!c.contains("job:1"), "the computation was fenced off");
 }
+
+/// Keys of the first segments seen get a store per segment; the segments past that limit, and
+/// keys without a colon, share one. Which store holds a key must not show: every key reads
+/// back, and segment patterns, scans and exact keys remove exactly their matches on both sides
+/// of the limit.
+#[test]
+fn many_segments_behave_alike_on_both_sides_of_the_per_segment_limit() {
+    let c = memo::configure("manual_many_segments", config(10_000)).unwrap();
+    let segments = 80;
+    for s in 0..segments {
+        for i in 0..20 {
+            c.insert(&format!("s{s}:{i}"), s * 100 + i);
+        }
+    }
+    c.insert("s7", -1); // no colon
+    for s in 0..segments {
+        for i in 0..20 {
+            assert_eq!(c.get::<i32>(&format!("s{s}:{i}")), Some(s * 100 + i));
+        }
+    }
+    assert_eq!(c.len(), 80 * 20 + 1);
+    // A segment with a store of its own, and one surely past the limit.
+    assert_eq!(c.invalidate("s3:*").unwrap(), 20);
+    assert_eq!(c.invalidate("s77:*").unwrap(), 20);
+    assert_eq!(c.invalidate("s5:1?").unwrap(), 10);
+    assert_eq!(c.invalidate("s78:1?").unwrap(), 10);
+    assert_eq!(memo::invalidate("s4:4").unwrap(), 1);
+    assert_eq!(memo::invalidate("s79:4").unwrap(), 1);
+    assert_eq!(memo::invalidate("s7").unwrap(), 1);
+    // A pattern without a colon spans every segment: s6, s60-s69 (s7 is gone).
+    assert_eq!(c.invalidate("s6*").unwrap(), 11 * 20);
+    assert!(!c.contains("s3:0") && !c.contains("s77:0") && !c.contains("s79:4"));
+    assert!(c.contains("s4:3") && c.contains("s79:3") && c.contains("s5:0"));
+    // Stored again after invalidation, a key is found where it was.
+    c.insert("s77:0", 1);
+    c.insert("s3:0", 2);
+    assert_eq!(
+        (c.get::<i32>("s77:0"), c.get::<i32>("s3:0")),
+        (Some(1), Some(2))
+    );
+    assert_eq!(c.len(), 80 * 20 - 20 - 20 - 10 - 10 - 1 - 1 - 11 * 20 + 2);
+    assert!(c.stats().activity.is_conserved());
+}

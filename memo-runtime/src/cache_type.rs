@@ -16,6 +16,84 @@ pub(crate) type ManualValue = Arc<dyn Any + Send + Sync>;
 /// The manual API's store.
 pub(crate) type ManualStore = Store<Box<str>, ManualValue>;
 
+/// The most first segments of manual keys that get a store of their own, per cache type.
+const MANUAL_SEGMENTS: usize = 32;
+
+/// The manual API's stores of one cache type: one per first segment of its keys (`user:` of
+/// `user:42`), for the first [`MANUAL_SEGMENTS`] segments seen, so that the keys a pattern
+/// `user:*` matches sit together, apart from the rest (it then costs what they cost, not what
+/// the cache type holds). Keys without a `:`, and the segments beyond the limit, share one
+/// store.
+///
+/// A key's store never changes: a segment's slot is set once and never cleared, and once the
+/// limit is reached (`full`), no segment gets a store of its own any more.
+struct ManualStores {
+    /// Open addressing over the segment's hash; a slot is set once, under `made`.
+    slots: Box<[OnceLock<SegmentSlot>]>,
+    /// The number of segment stores made; held while making one.
+    made: Mutex<usize>,
+    /// Set when `made` reaches [`MANUAL_SEGMENTS`].
+    full: AtomicBool,
+    shared: OnceLock<&'static ManualStore>,
+}
+
+/// A segment with a store of its own.
+struct SegmentSlot {
+    /// The segment's hash, compared first: most probes are then decided without comparing text.
+    hash: u64,
+    segment: Box<str>,
+    store: &'static ManualStore,
+}
+
+impl SegmentSlot {
+    #[inline]
+    fn is(&self, hash: u64, segment: &str) -> bool {
+        self.hash == hash && *self.segment == *segment
+    }
+}
+
+impl ManualStores {
+    fn new() -> Self {
+        Self {
+            slots: (0..2 * MANUAL_SEGMENTS).map(|_| OnceLock::new()).collect(),
+            made: Mutex::new(0),
+            full: AtomicBool::new(false),
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// The hash of a segment, which also says where its probe starts.
+    #[inline]
+    fn hash(segment: &str) -> u64 {
+        // Fixed seeds: the slot of a segment only has to be the same on every probe.
+        static HASHER: ahash::RandomState =
+            ahash::RandomState::with_seeds(0x6d65_6d6f, 0x7365_676d, 0x656e_7473, 0x736c_6f74);
+        HASHER.hash_one(segment)
+    }
+
+    /// The slot a probe looks at `i`-th.
+    #[inline]
+    fn slot(&self, hash: u64, i: usize) -> &OnceLock<SegmentSlot> {
+        // Truncation is intended: only the low bits pick the slot.
+        #[allow(clippy::cast_possible_truncation)]
+        let start = hash as usize;
+        &self.slots[start.wrapping_add(i) & (self.slots.len() - 1)]
+    }
+
+    /// The store of `segment`, if it has one (`None`: not yet made, or never will be).
+    #[inline]
+    fn find(&self, segment: &str, hash: u64) -> Option<&'static ManualStore> {
+        for i in 0..self.slots.len() {
+            match self.slot(hash, i).get() {
+                Some(s) if s.is(hash, segment) => return Some(s.store),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        None
+    }
+}
+
 pub(crate) struct CacheType {
     pub(crate) name: &'static str,
     capacity: AtomicUsize,
@@ -26,7 +104,7 @@ pub(crate) struct CacheType {
     live: AtomicUsize,
     stores: RwLock<Vec<&'static dyn ErasedStore>>,
     single_store: AtomicBool,
-    manual: OnceLock<&'static ManualStore>,
+    manual: ManualStores,
 }
 
 impl CacheType {
@@ -41,7 +119,7 @@ impl CacheType {
             live: AtomicUsize::new(0),
             stores: RwLock::new(Vec::new()),
             single_store: AtomicBool::new(false),
-            manual: OnceLock::new(),
+            manual: ManualStores::new(),
         }
     }
 
@@ -108,14 +186,63 @@ impl CacheType {
         self.single_store.load(Ordering::Relaxed)
     }
 
-    /// The store of the manual API, made on first use.
-    pub(crate) fn manual_store(&'static self) -> &'static ManualStore {
-        self.manual.get_or_init(|| {
-            let info = StoreInfo::manual(entry_bytes::<Box<str>, ManualValue>(false));
-            let store: &'static ManualStore = Box::leak(Box::new(Store::new(self, info, None)));
-            crate::registry::registry().add_store(store);
-            store
-        })
+    /// The manual API's store for `key`: its first segment's (`user:` of `user:42`), or the
+    /// shared one. Made on first use.
+    #[inline]
+    pub(crate) fn manual_store(&'static self, key: &str) -> &'static ManualStore {
+        let Some(end) = key.find(':') else {
+            return self.shared_manual_store();
+        };
+        let segment = &key[..=end];
+        let hash = ManualStores::hash(segment);
+        if let Some(store) = self.manual.find(segment, hash) {
+            return store;
+        }
+        if self.manual.full.load(Ordering::Acquire) {
+            return self.shared_manual_store();
+        }
+        self.make_segment_store(segment, hash)
+    }
+
+    #[cold]
+    fn make_segment_store(&'static self, segment: &str, hash: u64) -> &'static ManualStore {
+        let mut made = self.manual.made.lock();
+        for i in 0..self.manual.slots.len() {
+            let slot = self.manual.slot(hash, i);
+            match slot.get() {
+                Some(s) if s.is(hash, segment) => return s.store,
+                Some(_) => {}
+                None if *made < MANUAL_SEGMENTS => {
+                    let store = self.new_manual_store(segment);
+                    // Slots are only set here, under `made`: this one is still empty.
+                    let _ = slot.set(SegmentSlot {
+                        hash,
+                        segment: Box::from(segment),
+                        store,
+                    });
+                    *made += 1;
+                    if *made == MANUAL_SEGMENTS {
+                        self.manual.full.store(true, Ordering::Release);
+                    }
+                    return store;
+                }
+                None => break,
+            }
+        }
+        drop(made);
+        self.shared_manual_store()
+    }
+
+    /// The manual store of the keys without a segment of their own.
+    fn shared_manual_store(&'static self) -> &'static ManualStore {
+        self.manual.shared.get_or_init(|| self.new_manual_store(""))
+    }
+
+    fn new_manual_store(&'static self, segment: &str) -> &'static ManualStore {
+        let info = StoreInfo::manual(entry_bytes::<Box<str>, ManualValue>(false), segment);
+        let store: &'static ManualStore = Box::leak(Box::new(Store::new(self, info, None)));
+        crate::registry::registry().add_store(store);
+        store
     }
 
     /// Applies a new configuration to a cache type in use; a smaller capacity evicts at once.
@@ -192,9 +319,56 @@ impl CacheType {
             requester
                 .is_some_and(|r| std::ptr::addr_eq(std::ptr::from_ref(*s), std::ptr::from_ref(r)))
         };
-        let mut order: Vec<&'static dyn ErasedStore> = stores.clone();
+        // Usually the largest store has an entry to evict: find it without allocating.
+        let largest = stores
+            .iter()
+            .copied()
+            .max_by_key(|s| (s.len(), is_requester(s)));
         drop(stores);
+        if largest.is_some_and(ErasedStore::evict_one) {
+            return true;
+        }
+        // Its entries are all being computed: try the others, largest first.
+        let mut order: Vec<&'static dyn ErasedStore> = self.stores();
         order.sort_by_key(|s| std::cmp::Reverse((s.len(), is_requester(s))));
         order.into_iter().any(ErasedStore::evict_one)
+    }
+}
+
+#[cfg(all(test, not(memo_shuttle)))]
+mod tests {
+    use super::*;
+    use crate::registry::registry;
+
+    fn same(a: &ManualStore, b: &ManualStore) -> bool {
+        std::ptr::eq(a, b)
+    }
+
+    /// A segment's store is made once and found again; past the limit, new segments (and keys
+    /// without a colon) go to the shared store, for good.
+    #[test]
+    fn manual_keys_get_a_store_per_segment_up_to_the_limit() {
+        let ty = registry().cache_type("unit_manual_segments");
+        let user = ty.manual_store("user:1");
+        assert!(same(user, ty.manual_store("user:2")));
+        assert!(same(user, ty.manual_store("user:")));
+        assert!(!same(user, ty.manual_store("team:1")));
+        let shared = ty.manual_store("user");
+        assert_eq!(&*user.info.key_start, "user:");
+        assert_eq!(&*shared.info.key_start, "");
+        // `user:` and `team:` took two places.
+        let own: Vec<_> = (0..MANUAL_SEGMENTS - 2)
+            .map(|i| ty.manual_store(&format!("s{i}:x")))
+            .collect();
+        for (i, s) in own.iter().enumerate() {
+            assert!(!same(s, shared));
+            assert_eq!(&*s.info.key_start, format!("s{i}:"));
+        }
+        for extra in ["late:1", "later:2", "s999:3"] {
+            assert!(same(ty.manual_store(extra), shared), "{extra}");
+        }
+        assert!(same(ty.manual_store("s0:y"), own[0]));
+        assert!(same(ty.manual_store("team:9"), ty.manual_store("team:1")));
+        assert_eq!(ty.stores().len(), MANUAL_SEGMENTS + 1);
     }
 }

@@ -21,6 +21,12 @@ use crate::store::{Begin, Lookup};
 /// rendered text, so `memo::invalidate("user:*")` reaches `"user:1"` here as it reaches the
 /// entries of a function with prefix `user`.
 ///
+/// Keys are kept by their first segment (`user:` of `user:42`): each of the first 32 segments a
+/// cache type sees gets a table of its own (the others, and keys without a `:`, share one), so
+/// that `user:*` costs what its matches cost, however many other keys there are. A full cache
+/// type evicts, by its policy, from the table holding the most entries (a segment's or a cached
+/// function's), so that they converge to equal shares.
+///
 /// [`get`](Self::get), [`insert`](Self::insert), [`remove`](Self::remove) and
 /// [`contains`](Self::contains) see the entries made through this API; [`len`](Self::len),
 /// [`clear`](Self::clear) and [`invalidate`](Self::invalidate) act on the whole cache type,
@@ -51,8 +57,10 @@ impl Cache {
         Self { ty }
     }
 
-    fn store(self) -> &'static ManualStore {
-        self.ty.manual_store()
+    /// The store that holds `key`.
+    #[inline]
+    fn store(self, key: &str) -> &'static ManualStore {
+        self.ty.manual_store(key)
     }
 
     /// The cache type's name.
@@ -72,13 +80,13 @@ impl Cache {
     /// A computation of the same key in progress (through
     /// [`get_or_insert_with`](Self::get_or_insert_with)) will not overwrite it.
     pub fn insert<V: Send + Sync + 'static>(&self, key: &str, value: V) {
-        self.store()
+        self.store(key)
             .insert(key, Arc::new(value) as ManualValue, None);
     }
 
     /// Stores `value` under `key` for `ttl` (a zero TTL stores an entry that is already expired).
     pub fn insert_with_ttl<V: Send + Sync + 'static>(&self, key: &str, value: V, ttl: Duration) {
-        self.store().insert(
+        self.store(key).insert(
             key,
             Arc::new(value) as ManualValue,
             Some(duration_nanos(ttl)),
@@ -91,7 +99,7 @@ impl Cache {
     /// a hit, since the key was found).
     #[must_use]
     pub fn get<V: Clone + 'static>(&self, key: &str) -> Option<V> {
-        let store = self.store();
+        let store = self.store(key);
         // The value is copied out under the shard's read lock, so that a hit does not touch the
         // `Arc`'s count (a cache line shared by every thread reading the key).
         match store.lookup_with(store.hash(key), key, read_as::<V>) {
@@ -135,7 +143,7 @@ impl Cache {
         V: Clone + Send + Sync + 'static,
         F: FnOnce() -> V,
     {
-        let store = self.store();
+        let store = self.store(key);
         let hash = store.hash(key);
         // A hit first, under the read lock and without touching the value's `Arc`.
         if let Ok(found) = store.get_hit_with(hash, key, read_as::<V>) {
@@ -199,7 +207,7 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = V>,
     {
-        let store = self.store();
+        let store = self.store(key);
         let hash = store.hash(key);
         // A hit first, under the read lock and without touching the value's `Arc`.
         if let Ok(found) = store.get_hit_with(hash, key, read_as::<V>) {
@@ -244,13 +252,13 @@ impl Cache {
 
     /// Removes `key`; true if it held a value.
     pub fn remove(&self, key: &str) -> bool {
-        self.store().remove(key)
+        self.store(key).remove(key)
     }
 
     /// Whether `key` holds an unexpired value (counts no lookup).
     #[must_use]
     pub fn contains(&self, key: &str) -> bool {
-        self.store().contains(key)
+        self.store(key).contains(key)
     }
 
     /// Entries held by the cache type, functions' entries included.

@@ -80,7 +80,7 @@ fn new_type() -> &'static CacheType {
 
 fn new_store() -> &'static TestStore {
     let ty = new_type();
-    let info = StoreInfo::manual(0);
+    let info = StoreInfo::manual(0, "");
     let store: &'static TestStore = Box::leak(Box::new(Store::new(ty, info, None)));
     ty.add_store(store);
     store
@@ -586,7 +586,7 @@ fn a_waiter_joining_while_the_leader_makes_room_gets_the_value() {
         let ty: &'static CacheType = Box::leak(Box::new(CacheType::new("model", &config, true)));
         let mut stores = (0..2).map(|_| {
             let store: &'static TestStore =
-                Box::leak(Box::new(Store::new(ty, StoreInfo::manual(0), None)));
+                Box::leak(Box::new(Store::new(ty, StoreInfo::manual(0, ""), None)));
             ty.add_store(store);
             store
         });

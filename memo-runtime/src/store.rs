@@ -48,7 +48,8 @@ pub(crate) struct StoreInfo {
     pub(crate) prefix: Option<&'static str>,
     /// Whether the function has no key arguments: its one key is the prefix alone.
     pub(crate) zero_arity: bool,
-    /// What every rendered key of the store starts with: `prefix:` (empty for the manual store).
+    /// What every rendered key of the store starts with: `prefix:`, or a manual store's segment
+    /// (empty for the manual store shared by keys without a segment of their own).
     pub(crate) key_start: Box<str>,
     /// The function's own TTL in nanoseconds, overriding the cache type's default.
     pub(crate) ttl: Option<u64>,
@@ -57,13 +58,14 @@ pub(crate) struct StoreInfo {
 }
 
 impl StoreInfo {
-    /// The description of a store whose keys are their own text (the manual API's).
-    pub(crate) fn manual(entry_bytes: usize) -> Self {
+    /// The description of a store whose keys are their own text (the manual API's), all
+    /// starting with `segment` (`user:`; empty for the shared manual store).
+    pub(crate) fn manual(entry_bytes: usize, segment: &str) -> Self {
         Self {
             name: String::new(),
             prefix: None,
             zero_arity: false,
-            key_start: Box::from(""),
+            key_start: Box::from(segment),
             ttl: None,
             entry_bytes,
         }
@@ -1356,7 +1358,15 @@ where
                 PrefixMatch::Some => {}
             }
         } else {
-            // The manual store: a pattern whose literal start has a `:` names one segment.
+            // A manual store.
+            if !self.info.key_start.is_empty() {
+                match pattern.match_prefix(&self.info.key_start) {
+                    PrefixMatch::None => return 0,
+                    PrefixMatch::All => return self.clear_all(),
+                    PrefixMatch::Some => {}
+                }
+            }
+            // A pattern whose literal start has a `:` names one segment.
             let literal = pattern.literal_prefix();
             if let Some(end) = literal.find(':') {
                 return self.invalidate_segment(&literal[..=end], pattern);
@@ -1367,16 +1377,11 @@ where
 
     fn invalidate_key(&self, text: &str) -> usize {
         match self.info.prefix {
+            // A function without arguments has one key, its prefix.
+            Some(prefix) if self.info.zero_arity && text == prefix => self.clear_all(),
+            _ if self.info.zero_arity || !text.starts_with(&*self.info.key_start) => 0,
             None => self.invalidate_own_text(text),
-            Some(prefix) if self.info.zero_arity => {
-                if text == prefix {
-                    self.clear_all()
-                } else {
-                    0
-                }
-            }
-            Some(_) if text.starts_with(&*self.info.key_start) => self.invalidate_exact(text),
-            Some(_) => 0,
+            Some(_) => self.invalidate_exact(text),
         }
     }
 
@@ -1419,7 +1424,7 @@ mod tests {
     }
 
     fn store(capacity: usize) -> &'static Store<Box<str>, u32> {
-        let info = StoreInfo::manual(0);
+        let info = StoreInfo::manual(0, "");
         let ty = ty(capacity);
         let s: &'static Store<Box<str>, u32> = Box::leak(Box::new(Store::new(ty, info, None)));
         ty.add_store(s);
