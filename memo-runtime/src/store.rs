@@ -13,10 +13,13 @@
 //!
 //! Locks: one reader-writer lock per shard ([`ShardLock`]), held only for table work (never while
 //! user computations run). Hits take it for reading, and a reader locks a lock of its own
-//! thread's, so hits on different cores share no written cache line; everything else (misses,
-//! inserts, evictions, invalidations) takes it for writing. The order is shard, then index
-//! shard; no code holds two shards of one table at once. Values removed from the table are
-//! dropped after the lock is released.
+//! thread's, so hits on different cores share no written cache line. The miss of a key the
+//! table does not hold also takes it for reading, and registers its computation under the
+//! shard's in-flight mutex ([`InFlight`]); everything else (storing values, expired entries,
+//! evictions, invalidations, LRU) takes it for writing, and then reaches the in-flight records
+//! without locking. The order is shard, then in-flight mutex, then index shard; no code holds
+//! two shards of one table at once. Values removed from the table are dropped after the lock is
+//! released.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -120,15 +123,39 @@ struct Pending<K, V> {
     flight: Option<Arc<Flight<V>>>,
 }
 
+/// The computations in flight of a shard, and the counts taken where they begin.
+///
+/// Behind a mutex of their own, so that a miss on a key the table does not hold registers its
+/// computation under the shard's read lock (the table cannot change meanwhile) instead of taking
+/// the write lock, which locks every reader stripe. Writers, who hold the shard exclusively,
+/// reach it through `get_mut`, without locking.
+struct InFlight<K, V> {
+    table: HashTable<Pending<K, V>>,
+    /// The stamp of the next computation (its [`FlightId`]).
+    next_stamp: u32,
+    misses: u64,
+    coalesced: u64,
+}
+
+impl<K, V> InFlight<K, V> {
+    fn new() -> Self {
+        Self {
+            table: HashTable::new(),
+            next_stamp: 0,
+            misses: 0,
+            coalesced: 0,
+        }
+    }
+}
+
 /// A hit reads a shard under its read lock and writes nothing in it (the hit is counted in the
 /// store's [`Striped`] counter, a slot's S3-FIFO frequency is an atomic that stops changing once
 /// it saturates), so that hits on two cores pass no cache line back and forth.
 struct Shard<K, V> {
     table: HashTable<Slot<K, V>>,
-    misses: u64,
     /// Whether the policy is LRU, which queues an item on every hit.
     lru: bool,
-    pending: HashTable<Pending<K, V>>,
+    pending: Mutex<InFlight<K, V>>,
     policy: Policy,
     /// Every counter but `hits` and `misses`.
     counters: Counters,
@@ -280,9 +307,8 @@ where
             .map(|_| {
                 Padded(ShardLock::new(Shard {
                     table: HashTable::new(),
-                    misses: 0,
                     lru: policy == EvictionPolicy::Lru,
-                    pending: HashTable::new(),
+                    pending: Mutex::new(InFlight::new()),
                     policy: Policy::new(policy),
                     counters: Counters::default(),
                     timed: 0,
@@ -345,12 +371,19 @@ where
         Q: KeyArgs<Owned = K> + ?Sized,
         F: FnOnce(&V) -> R,
     {
-        // A hit needs only the read lock; a miss is counted (and an expired entry removed) under
-        // the write lock, which looks again.
+        // A hit needs only the read lock, and so does the miss of a key the table does not hold;
+        // an expired entry is removed (and LRU's miss counted) under the write lock.
         let read = match self.get_hit_with(hash, key, read) {
             Ok(v) => return Lookup::Hit(v),
             Err(read) => read,
         };
+        {
+            let shard = self.shards[self.shard_of(hash)].read();
+            if !shard.lru && shard.table.find(hash, |s| key.eq_key(&s.key)).is_none() {
+                shard.pending.lock().misses += 1;
+                return Lookup::Miss;
+            }
+        }
         let mut guard = self.lock(self.shard_of(hash));
         let shard = &mut *guard;
         if let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) {
@@ -362,7 +395,7 @@ where
                 return Lookup::Hit(v);
             }
         }
-        shard.misses += 1;
+        shard.pending.get_mut().misses += 1;
         let expired = self.take_expired(shard, hash, key);
         drop(guard);
         drop(expired);
@@ -455,6 +488,10 @@ where
     /// Looks a key up to get or compute it: the value if it is there, else joins the
     /// computation in flight, else starts one (the in-flight slot is inserted under the same
     /// lock as the lookup). `count` says whether this call counts as a lookup (retries do not).
+    ///
+    /// A key the table does not hold is handled under the shard's read lock (and its in-flight
+    /// mutex); an expired entry, which must be removed, and LRU, which requeues on hits, take
+    /// the write lock.
     #[inline]
     pub(crate) fn lookup_or_begin<Q: KeyArgs<Owned = K> + ?Sized>(
         &self,
@@ -463,6 +500,47 @@ where
         count: bool,
     ) -> Begin<V> {
         let shard_i = self.shard_of(hash);
+        let shard = self.shards[shard_i].read();
+        if !shard.lru {
+            match shard.table.find(hash, |s| key.eq_key(&s.key)) {
+                Some(slot) if slot.is_live(|| self.now()) => {
+                    let v = slot.value.clone();
+                    if count {
+                        slot.meta.touch();
+                        self.hits.incr();
+                    }
+                    return Begin::Hit(v);
+                }
+                Some(_) => {}
+                None => {
+                    let loads = shard.counters.loads;
+                    let mut flights = shard.pending.lock();
+                    return self.begin_in(
+                        &mut flights,
+                        shard.indexed,
+                        loads,
+                        shard_i,
+                        hash,
+                        key,
+                        count,
+                    );
+                }
+            }
+        }
+        drop(shard);
+        self.lookup_or_begin_exclusive(shard_i, hash, key, count)
+    }
+
+    /// [`lookup_or_begin`](Self::lookup_or_begin) with the shard write-locked.
+    #[cold]
+    #[inline(never)]
+    fn lookup_or_begin_exclusive<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        shard_i: usize,
+        hash: u64,
+        key: &Q,
+        count: bool,
+    ) -> Begin<V> {
         let mut guard = self.lock(shard_i);
         let shard = &mut *guard;
         if let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) {
@@ -476,54 +554,63 @@ where
                 return Begin::Hit(v);
             }
         }
-        self.miss_locked(guard, shard_i, hash, key, count)
+        let expired = self.take_expired(shard, hash, key);
+        let begin = self.begin_in(
+            shard.pending.get_mut(),
+            shard.indexed,
+            shard.counters.loads,
+            shard_i,
+            hash,
+            key,
+            count,
+        );
+        drop(guard);
+        drop(expired);
+        begin
     }
 
-    /// The miss half of [`lookup_or_begin`](Self::lookup_or_begin), with the shard still locked.
-    #[cold]
-    #[inline(never)]
-    fn miss_locked<Q: KeyArgs<Owned = K> + ?Sized>(
+    /// The miss half of [`lookup_or_begin`](Self::lookup_or_begin), with no ready value of the
+    /// key in the table, which cannot change meanwhile (its shard is locked, for reading or for
+    /// writing): joins the key's computation in flight, or registers a new one.
+    #[allow(clippy::too_many_arguments)]
+    fn begin_in<Q: KeyArgs<Owned = K> + ?Sized>(
         &self,
-        mut guard: ShardWriteGuard<'_, Shard<K, V>>,
+        flights: &mut InFlight<K, V>,
+        indexed: bool,
+        loads: u64,
         shard_i: usize,
         hash: u64,
         key: &Q,
         count: bool,
     ) -> Begin<V> {
-        let shard = &mut *guard;
         if count {
-            shard.misses += 1;
+            flights.misses += 1;
         }
-        let expired = self.take_expired(shard, hash, key);
-        if let Some(p) = shard.pending.find_mut(hash, |p| key.eq_key(&p.key)) {
+        if let Some(p) = flights.table.find_mut(hash, |p| key.eq_key(&p.key)) {
             let id = FlightId {
                 store: self.addr(),
                 shard: shard_i as u32,
                 stamp: p.stamp,
             };
-            let begin = if crate::flight::is_running_here(id) {
-                Begin::Recursion
-            } else {
-                shard.counters.coalesced += 1;
-                Begin::Wait(Arc::clone(
-                    p.flight.get_or_insert_with(|| Arc::new(Flight::new())),
-                ))
-            };
-            drop(guard);
-            drop(expired);
-            return begin;
+            if crate::flight::is_running_here(id) {
+                return Begin::Recursion;
+            }
+            let flight = Arc::clone(p.flight.get_or_insert_with(|| Arc::new(Flight::new())));
+            flights.coalesced += 1;
+            return Begin::Wait(flight);
         }
         let key = key.to_owned_key();
         self.mark_segment(&key);
-        let stamp = shard.policy.fresh_stamp();
-        let tag = if shard.indexed {
+        let stamp = flights.next_stamp;
+        flights.next_stamp = stamp.wrapping_add(1);
+        let tag = if indexed {
             let tag = self.index_tag(&key);
             self.index_add(tag, hash);
             tag
         } else {
             0
         };
-        shard.pending.insert_unique(
+        flights.table.insert_unique(
             hash,
             Pending {
                 hash,
@@ -534,16 +621,13 @@ where
             },
             |p| p.hash,
         );
-        let timed = shard.counters.loads < TIME_FIRST_LOADS || stamp % TIME_ONE_LOAD_IN == 0;
-        drop(guard);
-        drop(expired);
         Begin::Lead {
             id: FlightId {
                 store: self.addr(),
                 shard: shard_i as u32,
                 stamp,
             },
-            timed,
+            timed: loads < TIME_FIRST_LOADS || stamp % TIME_ONE_LOAD_IN == 0,
         }
     }
 
@@ -684,7 +768,7 @@ where
         // `reserve` below may release the lock; callers that join meanwhile get no copy and are
         // told to start over (they then find the stored value).
         let for_waiters = match &value {
-            Some(v) if has_waiters(&guard.pending, hash, id) => Some(v.clone()),
+            Some(v) if has_waiters(&guard.pending.get_mut().table, hash, id) => Some(v.clone()),
             _ => None,
         };
         let mut place = Place::None;
@@ -699,6 +783,8 @@ where
         }
         let pending = shard
             .pending
+            .get_mut()
+            .table
             .find_entry(hash, |p| p.stamp == id.stamp)
             .ok()
             .map(|e| e.remove().0);
@@ -777,7 +863,8 @@ where
         {
             let mut guard = self.lock(id.shard as usize);
             let shard = &mut *guard;
-            if let Ok(entry) = shard.pending.find_entry(hash, |p| p.stamp == id.stamp) {
+            let flights = &mut shard.pending.get_mut().table;
+            if let Ok(entry) = flights.find_entry(hash, |p| p.stamp == id.stamp) {
                 let (p, _) = entry.remove();
                 self.forget_pending(shard, &p);
                 removed.pending.push(p);
@@ -901,13 +988,15 @@ where
             .collect();
         let pending: Vec<u64> = shard
             .pending
+            .get_mut()
+            .table
             .iter()
             .map(|p| self.index_tag(&p.key))
             .collect();
         for (tag, hash) in ready {
             self.index_add(tag, hash);
         }
-        for (p, tag) in shard.pending.iter_mut().zip(pending) {
+        for (p, tag) in shard.pending.get_mut().table.iter_mut().zip(pending) {
             p.tag = tag;
             self.index_add(tag, p.hash);
         }
@@ -936,7 +1025,8 @@ where
                 self.account_removal(shard, &old, Cause::Replaced);
                 removed.push(old);
             }
-            if let Ok(entry) = shard.pending.find_entry(hash, |p| key.eq_key(&p.key)) {
+            let flights = &mut shard.pending.get_mut().table;
+            if let Ok(entry) = flights.find_entry(hash, |p| key.eq_key(&p.key)) {
                 let (p, _) = entry.remove();
                 self.forget_pending(shard, &p);
                 removed.pending.push(p);
@@ -983,7 +1073,12 @@ where
             self.count_removal_tagged(shard, &slot, Cause::Invalidated, tag);
             removed.push(slot);
         }
-        while let Ok(entry) = shard.pending.find_entry(hash, |p| matches(&p.key)) {
+        while let Ok(entry) = shard
+            .pending
+            .get_mut()
+            .table
+            .find_entry(hash, |p| matches(&p.key))
+        {
             let (p, _) = entry.remove();
             self.forget_pending(shard, &p);
             removed.pending.push(p);
@@ -1040,7 +1135,7 @@ where
             // that begins after this look began after the invalidation, and may store.
             let shard = self.shards[self.shard_of(hash)].read();
             if shard.table.find(hash, |_| true).is_none()
-                && shard.pending.find(hash, |_| true).is_none()
+                && shard.pending.lock().table.find(hash, |_| true).is_none()
             {
                 return 0;
             }
@@ -1121,6 +1216,8 @@ where
                     .collect();
                 let pending: Vec<(u64, u32)> = shard
                     .pending
+                    .get_mut()
+                    .table
                     .iter()
                     .filter(|p| matches(&p.key))
                     .map(|p| (p.hash, p.stamp))
@@ -1133,7 +1230,8 @@ where
                     }
                 }
                 for (hash, stamp) in pending {
-                    if let Ok(e) = shard.pending.find_entry(hash, |p| p.stamp == stamp) {
+                    let flights = &mut shard.pending.get_mut().table;
+                    if let Ok(e) = flights.find_entry(hash, |p| p.stamp == stamp) {
                         let (p, _) = e.remove();
                         self.forget_pending(shard, &p);
                         removed.pending.push(p);
@@ -1155,7 +1253,7 @@ where
                 let mut guard = self.lock(i);
                 let shard = &mut *guard;
                 let slots: Vec<Slot<K, V>> = shard.table.drain().collect();
-                let pending: Vec<Pending<K, V>> = shard.pending.drain().collect();
+                let pending: Vec<Pending<K, V>> = shard.pending.get_mut().table.drain().collect();
                 for slot in slots {
                     self.count_removal(shard, &slot, Cause::Invalidated);
                     removed.push(slot);
@@ -1260,11 +1358,13 @@ where
         let mut total = Counters::default();
         let (mut ready, mut pending) = (0, 0);
         for i in 0..self.shards.len() {
-            let guard = self.lock(i);
+            let mut guard = self.lock(i);
             total.add(&guard.counters);
-            total.misses += guard.misses;
+            let flights = guard.pending.get_mut();
+            total.misses += flights.misses;
+            total.coalesced += flights.coalesced;
+            pending += flights.table.len();
             ready += guard.table.len();
-            pending += guard.pending.len();
         }
         total.hits += self.hits.sum();
         (total, ready, pending)

@@ -179,6 +179,12 @@ mod model {
             Self(shuttle::sync::Mutex::new(value))
         }
 
+        pub(crate) fn get_mut(&mut self) -> &mut T {
+            self.0
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
             MutexGuard(Some(
                 self.0
