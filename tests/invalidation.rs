@@ -314,3 +314,72 @@ mod long_keys {
         );
     }
 }
+
+mod routing {
+    use super::*;
+
+    pub(crate) static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "rt_config")]
+    pub(crate) fn config() -> u64 {
+        RUNS.fetch_add(1, Ordering::SeqCst) as u64
+    }
+
+    #[cached(prefix = "rt_api:v1")]
+    pub(crate) fn api_all() -> u64 {
+        RUNS.fetch_add(1, Ordering::SeqCst) as u64
+    }
+
+    #[cached(prefix = "rt_api:v2")]
+    pub(crate) fn api(id: u64) -> u64 {
+        RUNS.fetch_add(1, Ordering::SeqCst) as u64 + id
+    }
+}
+
+/// Invalidation takes a key or a pattern only to the stores that can hold it, by its first
+/// segment: every kind of store must still be reached (functions with and without arguments,
+/// prefixes with a colon, manual keys with a segment of their own or none), and only those.
+#[test]
+fn keys_and_segment_patterns_reach_every_kind_of_store() {
+    use routing::{RUNS, api, api_all, config};
+    let runs = || RUNS.load(Ordering::SeqCst);
+    let c = memo::cache("rt_manual").unwrap();
+    for key in [
+        "rt_plain",
+        "rt_api:v1",
+        "rt_api:v2:7",
+        "rt_seg:1",
+        "rt_seg:22",
+    ] {
+        c.insert(key, 1_u8);
+    }
+    let (_, _, _, _) = (config(), api_all(), api(7), api(8));
+    assert_eq!(runs(), 4);
+    let (_, _, _, _) = (config(), api_all(), api(7), api(8));
+    assert_eq!(runs(), 4, "all cached");
+
+    assert_eq!(memo::invalidate("rt_config").unwrap(), 1);
+    assert_eq!(
+        memo::invalidate("rt_api:v1").unwrap(),
+        2,
+        "function and manual key"
+    );
+    assert_eq!(memo::invalidate("rt_plain").unwrap(), 1);
+    assert_eq!(
+        memo::invalidate("rt_api:v2:7").unwrap(),
+        2,
+        "function and manual key"
+    );
+    let (_, _, _, _) = (config(), api_all(), api(7), api(8));
+    assert_eq!(runs(), 4 + 3, "config, api_all and api(7) ran again");
+
+    assert_eq!(memo::invalidate("rt_seg:?").unwrap(), 1);
+    assert_eq!(
+        memo::invalidate("rt_api:v2:*").unwrap(),
+        2,
+        "api(7), api(8)"
+    );
+    assert_eq!(memo::invalidate("rt_api:*").unwrap(), 1, "api_all");
+    assert_eq!(memo::invalidate("rt_*").unwrap(), 2, "config and rt_seg:22");
+    assert!(c.is_empty());
+}

@@ -19,12 +19,75 @@ pub(crate) struct Registry {
     types: RwLock<HashMap<&'static str, &'static CacheType>>,
     /// Every store; replaced (not mutated) when one is added, so that callers iterate a
     /// snapshot without holding the lock while user `Drop` code runs.
-    stores: RwLock<Arc<[&'static dyn ErasedStore]>>,
+    stores: RwLock<Arc<Stores>>,
+}
+
+type StoreRef = &'static dyn ErasedStore;
+
+/// Every store, and the same stores by the first segment their keys share, so that a key or a
+/// pattern `user:...` is taken only to the stores that can hold keys starting with `user:`.
+#[derive(Default)]
+pub(crate) struct Stores {
+    all: Vec<StoreRef>,
+    /// Stores whose keys all start with one first segment (`user:`): a function's (by its
+    /// prefix), a manual segment's.
+    by_segment: HashMap<Box<str>, Vec<StoreRef>, ahash::RandomState>,
+    /// Stores whose keys have no `:` (functions without arguments whose prefix has none).
+    no_segment: Vec<StoreRef>,
+    /// Stores whose keys may start with anything (the shared manual store of a cache type).
+    any: Vec<StoreRef>,
+}
+
+impl Stores {
+    fn with(&self, store: StoreRef) -> Self {
+        let mut next = Self {
+            all: self.all.clone(),
+            by_segment: self.by_segment.clone(),
+            no_segment: self.no_segment.clone(),
+            any: self.any.clone(),
+        };
+        next.all.push(store);
+        let info = store.info();
+        // What every key of the store starts with, up to its first `:`.
+        let start: &str = match info.prefix {
+            Some(prefix) if info.zero_arity => prefix,
+            _ => &info.key_start,
+        };
+        match start.find(':') {
+            Some(end) => next
+                .by_segment
+                .entry(Box::from(&start[..=end]))
+                .or_default()
+                .push(store),
+            None if info.zero_arity => next.no_segment.push(store),
+            None => next.any.push(store),
+        }
+        next
+    }
+
+    /// Every store.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, StoreRef> {
+        self.all.iter()
+    }
+
+    /// The stores that can hold keys starting with `literal`.
+    fn for_start(&self, literal: &str) -> impl Iterator<Item = StoreRef> + '_ {
+        let (segment, no_segment): (&[StoreRef], &[StoreRef]) = match literal.find(':') {
+            Some(end) => (
+                self.by_segment
+                    .get(&literal[..=end])
+                    .map_or(&[], Vec::as_slice),
+                &[],
+            ),
+            None => (&[], &self.no_segment),
+        };
+        segment.iter().chain(no_segment).chain(&self.any).copied()
+    }
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
     types: RwLock::new(HashMap::new()),
-    stores: RwLock::new(Arc::from(Vec::new())),
+    stores: RwLock::new(Arc::new(Stores::default())),
 });
 
 pub(crate) fn registry() -> &'static Registry {
@@ -79,15 +142,14 @@ impl Registry {
     pub(crate) fn add_store(&self, store: &'static dyn ErasedStore) {
         {
             let mut stores = self.stores.write();
-            let mut next = stores.to_vec();
-            next.push(store);
-            *stores = Arc::from(next);
+            let next = stores.with(store);
+            *stores = Arc::new(next);
         }
         store.cache_type().add_store(store);
     }
 
     /// A snapshot of every store.
-    pub(crate) fn stores(&self) -> Arc<[&'static dyn ErasedStore]> {
+    pub(crate) fn stores(&self) -> Arc<Stores> {
         Arc::clone(&self.stores.read())
     }
 
@@ -178,7 +240,10 @@ pub fn invalidate(pattern: &str) -> Result<usize, PatternError> {
     {
         // A plain key: no pattern to compile.
         let stores = registry().stores();
-        return Ok(stores.iter().map(|s| s.invalidate_key(pattern)).sum());
+        return Ok(stores
+            .for_start(pattern)
+            .map(|s| s.invalidate_key(pattern))
+            .sum());
     }
     let pattern = Pattern::new(pattern)?;
     Ok(invalidate_pattern(&pattern))
@@ -187,6 +252,17 @@ pub fn invalidate(pattern: &str) -> Result<usize, PatternError> {
 /// [`invalidate`] with a pattern checked beforehand.
 pub fn invalidate_pattern(pattern: &Pattern) -> usize {
     let stores = registry().stores();
+    if let Some(text) = pattern.exact() {
+        return stores.for_start(text).map(|s| s.invalidate(pattern)).sum();
+    }
+    let literal = pattern.literal_prefix();
+    if literal.contains(':') {
+        // Only keys starting with the literal's first segment can match.
+        return stores
+            .for_start(literal)
+            .map(|s| s.invalidate(pattern))
+            .sum();
+    }
     stores.iter().map(|s| s.invalidate(pattern)).sum()
 }
 
