@@ -111,7 +111,11 @@ fn handover_sync(key: u64) -> u64 {
 #[cached(prefix = "rp_async", cache_type = "rp_async")]
 async fn handover_async(key: u64) -> u64 {
     tokio::task::yield_now().await;
-    first_run_panics("handover_async", key)
+    // The first run blocks its worker until the waiters wait. `block_in_place` hands the tasks
+    // queued on this worker (waiters among them) to another thread meanwhile: without it they
+    // could stay queued behind the blocked task while the other worker sleeps, and the waiters
+    // would never come.
+    tokio::task::block_in_place(|| first_run_panics("handover_async", key))
 }
 
 struct Service;
