@@ -109,3 +109,34 @@ fn a_function_appears_once_it_has_run() {
     stats_late(1);
     assert!(memo::stats().function("stats_late").is_some());
 }
+
+mod north {
+    #[memo::cached(prefix = "stats_north_lookup")]
+    pub(crate) fn lookup(id: u64) -> u64 {
+        id + 1
+    }
+}
+
+mod south {
+    #[memo::cached(prefix = "stats_south_lookup")]
+    pub(crate) fn lookup(id: u64) -> u64 {
+        id + 2
+    }
+}
+
+/// A short name that ends two functions' names finds neither rather than either; their paths
+/// find each.
+#[test]
+fn a_name_shared_by_two_functions_must_be_given_with_its_path() {
+    assert_eq!((north::lookup(1), south::lookup(1)), (2, 3));
+    let stats = memo::stats();
+    assert!(stats.function("lookup").is_none(), "ambiguous");
+    let north = stats.function("north::lookup").unwrap();
+    assert_eq!(north.prefix, "stats_north_lookup");
+    let south = stats.function("stats::south::lookup").unwrap();
+    assert_eq!(south.prefix, "stats_south_lookup");
+    assert!(
+        stats.function("orth::lookup").is_none(),
+        "whole segments only"
+    );
+}

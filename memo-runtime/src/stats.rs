@@ -243,15 +243,23 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// The function whose name is `name` or ends with `::name`.
+    /// The function whose name is `name`, or else the one function whose name ends with
+    /// `::name` (`"load"` finds `app::users::load`). `None` if there is none, or if several
+    /// end with `::name`: give more of the path then (`"users::load"`).
     #[must_use]
     pub fn function(&self, name: &str) -> Option<&FunctionStats> {
-        self.functions.iter().find(|f| {
-            f.name == name
-                || f.name
-                    .strip_suffix(name)
-                    .is_some_and(|head| head.ends_with("::"))
-        })
+        if let Some(f) = self.functions.iter().find(|f| f.name == name) {
+            return Some(f);
+        }
+        let mut ends_with = self.functions.iter().filter(|f| {
+            f.name
+                .strip_suffix(name)
+                .is_some_and(|head| head.ends_with("::"))
+        });
+        match (ends_with.next(), ends_with.next()) {
+            (Some(f), None) => Some(f),
+            _ => None,
+        }
     }
 
     /// The cache type named `name`.
