@@ -34,22 +34,117 @@ struct ManualStores {
     made: Mutex<usize>,
     /// Set when `made` reaches [`MANUAL_SEGMENTS`].
     full: AtomicBool,
+    /// One bit per [`Signature::filter_bit`] of the segments with a store of their own, set
+    /// before their slot: a key whose bit is clear (nearly every key past the limit) goes to the
+    /// shared store without probing.
+    filter: [std::sync::atomic::AtomicU64; FILTER_WORDS],
     shared: OnceLock<&'static ManualStore>,
+    /// The key hasher of every manual store of the cache type.
+    hasher: ahash::RandomState,
 }
+
+/// The words of [`ManualStores::filter`]: 1,024 bits for at most [`MANUAL_SEGMENTS`] segments.
+const FILTER_WORDS: usize = 16;
 
 /// A segment with a store of its own.
 struct SegmentSlot {
-    /// The segment's hash, compared first: most probes are then decided without comparing text.
-    hash: u64,
+    /// Compared first: most probes are decided by it alone, and it is the whole comparison for
+    /// segments of up to 16 bytes.
+    signature: Signature,
     segment: Box<str>,
     store: &'static ManualStore,
 }
 
 impl SegmentSlot {
     #[inline]
-    fn is(&self, hash: u64, segment: &str) -> bool {
-        self.hash == hash && *self.segment == *segment
+    fn is(&self, signature: Signature, segment: &str) -> bool {
+        self.signature == signature
+            && (signature.len <= 16 || self.segment.as_bytes() == segment.as_bytes())
     }
+}
+
+/// A segment's first and last eight bytes (fewer if it is shorter) and its length: a key
+/// to its store computed with a few loads, which determines a segment of up to 16 bytes.
+/// Finding the store is on the path of every manual call, where hashing the segment and
+/// comparing it with `memcmp` cost as much as the rest of a hit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Signature {
+    head: u64,
+    tail: u64,
+    len: usize,
+}
+
+impl Signature {
+    #[inline]
+    fn of(segment: &str) -> Self {
+        let b = segment.as_bytes();
+        let (head, tail) = if b.len() >= 8 {
+            (word(&b[..8]), word(&b[b.len() - 8..]))
+        } else {
+            let head = b
+                .iter()
+                .rev()
+                .fold(0_u64, |w, &byte| (w << 8) | u64::from(byte));
+            (head, 0)
+        };
+        Self {
+            head,
+            tail,
+            len: b.len(),
+        }
+    }
+
+    #[inline]
+    fn mixed(self) -> u64 {
+        (self.head ^ self.tail.rotate_left(29) ^ self.len as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    /// The slot a probe starts at, out of `slots` (a power of two).
+    #[inline]
+    fn start(self, slots: usize) -> usize {
+        // The top bits are the best mixed; truncation is intended.
+        #[allow(clippy::cast_possible_truncation)]
+        let top = (self.mixed() >> 32) as usize;
+        top & (slots - 1)
+    }
+
+    /// The word and the bit of the segment in [`ManualStores::filter`].
+    #[inline]
+    fn filter_bit(self) -> (usize, u64) {
+        // Truncation is intended: ten bits are kept.
+        #[allow(clippy::cast_possible_truncation)]
+        let bit = (self.mixed() >> 20) as usize & (FILTER_WORDS * 64 - 1);
+        (bit / 64, 1 << (bit % 64))
+    }
+}
+
+/// The position of the first `:` in `text`, eight bytes at a time (keys are short, and a call
+/// to `memchr` costs more than the search).
+#[inline]
+fn first_colon(text: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const COLONS: u64 = ONES * b':' as u64;
+    let mut at = 0;
+    while at + 8 <= text.len() {
+        // Bytes equal to `:` become zero; the lowest zero byte is found exactly (a borrow can
+        // only mark bytes above it).
+        let x = word(&text[at..at + 8]) ^ COLONS;
+        let found = x.wrapping_sub(ONES) & !x & (ONES << 7);
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    text[at..].iter().position(|&b| b == b':').map(|i| at + i)
+}
+
+/// Eight bytes as a number.
+#[inline]
+fn word(eight: &[u8]) -> u64 {
+    let mut w = [0_u8; 8];
+    w.copy_from_slice(eight);
+    u64::from_le_bytes(w)
 }
 
 impl ManualStores {
@@ -58,34 +153,29 @@ impl ManualStores {
             slots: (0..2 * MANUAL_SEGMENTS).map(|_| OnceLock::new()).collect(),
             made: Mutex::new(0),
             full: AtomicBool::new(false),
+            filter: std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)),
             shared: OnceLock::new(),
+            hasher: ahash::RandomState::new(),
         }
     }
 
-    /// The hash of a segment, which also says where its probe starts.
+    /// The slot a probe for `signature` looks at `i`-th.
     #[inline]
-    fn hash(segment: &str) -> u64 {
-        // Fixed seeds: the slot of a segment only has to be the same on every probe.
-        static HASHER: ahash::RandomState =
-            ahash::RandomState::with_seeds(0x6d65_6d6f, 0x7365_676d, 0x656e_7473, 0x736c_6f74);
-        HASHER.hash_one(segment)
-    }
-
-    /// The slot a probe looks at `i`-th.
-    #[inline]
-    fn slot(&self, hash: u64, i: usize) -> &OnceLock<SegmentSlot> {
-        // Truncation is intended: only the low bits pick the slot.
-        #[allow(clippy::cast_possible_truncation)]
-        let start = hash as usize;
-        &self.slots[start.wrapping_add(i) & (self.slots.len() - 1)]
+    fn slot(&self, signature: Signature, i: usize) -> &OnceLock<SegmentSlot> {
+        let n = self.slots.len();
+        &self.slots[signature.start(n).wrapping_add(i) & (n - 1)]
     }
 
     /// The store of `segment`, if it has one (`None`: not yet made, or never will be).
     #[inline]
-    fn find(&self, segment: &str, hash: u64) -> Option<&'static ManualStore> {
+    fn find(&self, segment: &str, signature: Signature) -> Option<&'static ManualStore> {
+        let (word, bit) = signature.filter_bit();
+        if self.filter[word].load(std::sync::atomic::Ordering::Relaxed) & bit == 0 {
+            return None;
+        }
         for i in 0..self.slots.len() {
-            match self.slot(hash, i).get() {
-                Some(s) if s.is(hash, segment) => return Some(s.store),
+            match self.slot(signature, i).get() {
+                Some(s) if s.is(signature, segment) => return Some(s.store),
                 Some(_) => {}
                 None => return None,
             }
@@ -186,37 +276,54 @@ impl CacheType {
         self.single_store.load(Ordering::Relaxed)
     }
 
+    /// The hash of a manual key in whichever manual store holds it: they share a hasher, so
+    /// that a call can hash its key without waiting for the store to be found.
+    #[inline]
+    pub(crate) fn manual_hash(&self, key: &str) -> u64 {
+        crate::key::hash_key(&self.manual.hasher, key)
+    }
+
     /// The manual API's store for `key`: its first segment's (`user:` of `user:42`), or the
     /// shared one. Made on first use.
     #[inline]
     pub(crate) fn manual_store(&'static self, key: &str) -> &'static ManualStore {
-        let Some(end) = key.find(':') else {
+        let Some(end) = first_colon(key.as_bytes()) else {
             return self.shared_manual_store();
         };
+        // `:` is ASCII: the byte after it starts a character.
         let segment = &key[..=end];
-        let hash = ManualStores::hash(segment);
-        if let Some(store) = self.manual.find(segment, hash) {
+        let signature = Signature::of(segment);
+        // Read before looking: once `full` is seen set, every segment store (all were made
+        // before it was set) is seen too, and a segment not found has none.
+        let full = self.manual.full.load(Ordering::Acquire);
+        if let Some(store) = self.manual.find(segment, signature) {
             return store;
         }
-        if self.manual.full.load(Ordering::Acquire) {
+        if full {
             return self.shared_manual_store();
         }
-        self.make_segment_store(segment, hash)
+        self.make_segment_store(segment, signature)
     }
 
     #[cold]
-    fn make_segment_store(&'static self, segment: &str, hash: u64) -> &'static ManualStore {
+    fn make_segment_store(
+        &'static self,
+        segment: &str,
+        signature: Signature,
+    ) -> &'static ManualStore {
         let mut made = self.manual.made.lock();
         for i in 0..self.manual.slots.len() {
-            let slot = self.manual.slot(hash, i);
+            let slot = self.manual.slot(signature, i);
             match slot.get() {
-                Some(s) if s.is(hash, segment) => return s.store,
+                Some(s) if s.is(signature, segment) => return s.store,
                 Some(_) => {}
                 None if *made < MANUAL_SEGMENTS => {
                     let store = self.new_manual_store(segment);
+                    let (word, bit) = signature.filter_bit();
+                    self.manual.filter[word].fetch_or(bit, std::sync::atomic::Ordering::Relaxed);
                     // Slots are only set here, under `made`: this one is still empty.
                     let _ = slot.set(SegmentSlot {
-                        hash,
+                        signature,
                         segment: Box::from(segment),
                         store,
                     });
@@ -240,7 +347,9 @@ impl CacheType {
 
     fn new_manual_store(&'static self, segment: &str) -> &'static ManualStore {
         let info = StoreInfo::manual(entry_bytes::<Box<str>, ManualValue>(false), segment);
-        let store: &'static ManualStore = Box::leak(Box::new(Store::new(self, info, None)));
+        let hasher = self.manual.hasher.clone();
+        let store: &'static ManualStore =
+            Box::leak(Box::new(Store::with_hasher(self, info, None, hasher)));
         crate::registry::registry().add_store(store);
         store
     }
@@ -342,6 +451,50 @@ mod tests {
 
     fn same(a: &ManualStore, b: &ManualStore) -> bool {
         std::ptr::eq(a, b)
+    }
+
+    #[test]
+    fn first_colon_is_found_at_every_position() {
+        for len in 0..40 {
+            let mut text = vec![b'a'; len];
+            assert_eq!(first_colon(&text), None);
+            for at in (0..len).rev() {
+                text[at] = b':';
+                assert_eq!(first_colon(&text), Some(at), "len {len}");
+            }
+        }
+        // Bytes one above and below `:`, and multi-byte characters, are not colons.
+        assert_eq!(first_colon("9;\u{e9}\u{263a}:x".as_bytes()), Some(7));
+    }
+
+    /// Segments of up to 16 bytes are told apart by their signature alone; longer ones with the
+    /// same ends by their text.
+    #[test]
+    fn signatures_determine_short_segments() {
+        let base = "abcdefghijklmnop:"; // 17 bytes
+        for len in 1..=16 {
+            let seg = &base[base.len() - len..];
+            assert!(Signature::of(seg) == Signature::of(&String::from(seg)));
+            for at in 0..len {
+                let mut other = seg.as_bytes().to_vec();
+                other[at] ^= 0x20;
+                let other = String::from_utf8(other).unwrap();
+                assert!(
+                    Signature::of(seg) != Signature::of(&other),
+                    "{seg} vs {other}"
+                );
+            }
+            let shorter = &seg[1..];
+            assert!(Signature::of(seg) != Signature::of(shorter));
+        }
+        let ty = registry().cache_type("unit_manual_signatures");
+        let (a, b) = ("0123456789-one-76543210:", "0123456789-two-76543210:");
+        assert!(Signature::of(a) == Signature::of(b), "same ends and length");
+        let sa = ty.manual_store(&format!("{a}1"));
+        let sb = ty.manual_store(&format!("{b}1"));
+        assert!(!same(sa, sb));
+        assert_eq!((&*sa.info.key_start, &*sb.info.key_start), (a, b));
+        assert!(same(ty.manual_store(&format!("{b}2")), sb));
     }
 
     /// A segment's store is made once and found again; past the limit, new segments (and keys

@@ -99,10 +99,11 @@ impl Cache {
     /// a hit, since the key was found).
     #[must_use]
     pub fn get<V: Clone + 'static>(&self, key: &str) -> Option<V> {
+        let hash = self.ty.manual_hash(key);
         let store = self.store(key);
         // The value is copied out under the shard's read lock, so that a hit does not touch the
         // `Arc`'s count (a cache line shared by every thread reading the key).
-        match store.lookup_with(store.hash(key), key, read_as::<V>) {
+        match store.lookup_with(hash, key, read_as::<V>) {
             Lookup::Hit(v) => v,
             Lookup::Miss => None,
         }
@@ -143,8 +144,8 @@ impl Cache {
         V: Clone + Send + Sync + 'static,
         F: FnOnce() -> V,
     {
+        let hash = self.ty.manual_hash(key);
         let store = self.store(key);
-        let hash = store.hash(key);
         // A hit first, under the read lock and without touching the value's `Arc`.
         if let Ok(found) = store.get_hit_with(hash, key, read_as::<V>) {
             return Ok(match found {
@@ -207,8 +208,8 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = V>,
     {
+        let hash = self.ty.manual_hash(key);
         let store = self.store(key);
-        let hash = store.hash(key);
         // A hit first, under the read lock and without touching the value's `Arc`.
         if let Ok(found) = store.get_hit_with(hash, key, read_as::<V>) {
             return Ok(match found {

@@ -301,6 +301,17 @@ where
         info: StoreInfo,
         render: Option<RenderFn<K>>,
     ) -> Self {
+        Self::with_hasher(ty, info, render, ahash::RandomState::new())
+    }
+
+    /// A store whose keys hash with `hasher` (the manual stores of a cache type share one, so
+    /// that a call hashes its key while it finds the key's store).
+    pub(crate) fn with_hasher(
+        ty: &'static CacheType,
+        info: StoreInfo,
+        render: Option<RenderFn<K>>,
+        hasher: ahash::RandomState,
+    ) -> Self {
         let (capacity, policy) = (ty.capacity(), ty.policy());
         let n = shard_count(capacity);
         let shards = (0..n)
@@ -325,7 +336,7 @@ where
             // Shard by bits 40.. of the hash: hashbrown uses the low bits to place slots and
             // the top seven as tags, so neither loses entropy within a shard.
             shift: 40,
-            hasher: ahash::RandomState::new(),
+            hasher,
             index,
             index_ready: AtomicBool::new(false),
             render,
