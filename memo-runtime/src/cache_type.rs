@@ -497,6 +497,36 @@ mod tests {
         assert!(same(ty.manual_store(&format!("{b}2")), sb));
     }
 
+    /// Two threads routing keys of the segment that takes the last place, at the same moment,
+    /// get the same store (one of them makes it while the other probes).
+    #[test]
+    fn the_last_segment_store_is_the_same_for_racing_callers() {
+        let config = crate::CacheConfig::builder().capacity(100).build().unwrap();
+        for round in 0..50 {
+            let name = format!("unit_manual_race_{round}");
+            crate::configure(&name, config.clone()).unwrap();
+            let ty = registry().cache_type(&name);
+            for i in 0..MANUAL_SEGMENTS - 1 {
+                ty.manual_store(&format!("s{i}:x"));
+            }
+            let barrier = std::sync::Barrier::new(2);
+            let (a, b) = std::thread::scope(|s| {
+                let route = || {
+                    barrier.wait();
+                    (0..64)
+                        .map(|i| std::ptr::from_ref(ty.manual_store(&format!("last:{i}"))) as usize)
+                        .collect::<Vec<_>>()
+                };
+                let a = s.spawn(route);
+                let b = s.spawn(route);
+                (a.join().unwrap(), b.join().unwrap())
+            });
+            let own = std::ptr::from_ref(ty.manual_store("last:0")) as usize;
+            assert!(a.iter().chain(&b).all(|&p| p == own), "round {round}");
+            assert!(!same(ty.manual_store("late:0"), ty.manual_store("last:0")));
+        }
+    }
+
     /// A segment's store is made once and found again; past the limit, new segments (and keys
     /// without a colon) go to the shared store, for good.
     #[test]
