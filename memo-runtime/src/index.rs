@@ -84,6 +84,18 @@ impl TagIndex {
     }
 
     /// The hashes recorded under `tag`.
+    /// The first table hash recorded under `tag`, and the others: a tag with one key (every
+    /// rendered key, nearly) allocates nothing.
+    pub(crate) fn hashes_split(&self, tag: u64) -> (Option<u64>, Vec<u64>) {
+        match self.groups.find(tag, |g| g.tag == tag) {
+            None => (None, Vec::new()),
+            Some(g) => (
+                Some(g.first.0),
+                g.rest.iter().flat_map(|r| r.iter().map(|m| m.0)).collect(),
+            ),
+        }
+    }
+
     pub(crate) fn hashes(&self, tag: u64) -> Vec<u64> {
         self.groups
             .find(tag, |g| g.tag == tag)

@@ -690,18 +690,11 @@ where
 
     /// The hash of an owned key's rendered text.
     fn rendered_hash(&self, key: &K) -> u64 {
-        let render = |buf: &mut String| {
+        with_render_buf(|buf| {
             buf.clear();
             self.render_key(key, buf);
             self.text_hash(buf)
-        };
-        // A `Display` impl that itself renders a key would find the buffer borrowed.
-        RENDER_BUF
-            .try_with(|b| match b.try_borrow_mut() {
-                Ok(mut buf) => render(&mut buf),
-                Err(_) => render(&mut String::new()),
-            })
-            .unwrap_or_else(|_| render(&mut String::new()))
+        })
     }
 
     /// Takes a place in the cache type for a new entry while holding `shard`. When the cache
@@ -1115,19 +1108,21 @@ where
     fn invalidate_exact(&self, text: &str) -> usize {
         let tag = self.text_hash(text);
         self.ensure_indexed();
-        let hashes = self.hashes_tagged(tag);
+        // Nearly always one hash: no allocation for the list, nor for rendering.
+        let (first, rest) = self.index_shard(tag).lock().hashes_split(tag);
         let mut removed = Removed::new();
-        let mut buf = String::new();
-        for hash in hashes {
-            let mut guard = self.lock(self.shard_of(hash));
-            self.remove_matching(
-                &mut guard,
-                hash,
-                |k| self.renders_as(k, text, &mut buf),
-                &mut removed,
-                Some(tag),
-            );
-        }
+        with_render_buf(|buf| {
+            for hash in first.into_iter().chain(rest.iter().copied()) {
+                let mut guard = self.lock(self.shard_of(hash));
+                self.remove_matching(
+                    &mut guard,
+                    hash,
+                    |k| self.renders_as(k, text, buf),
+                    &mut removed,
+                    Some(tag),
+                );
+            }
+        });
         let n = removed.count();
         drop(removed);
         n
@@ -1392,6 +1387,17 @@ where
             .filter(|s| s.is_live(|| self.now()))
             .map(|s| s.value.clone())
     }
+}
+
+/// Runs `f` with this thread's reusable render buffer, or a fresh one if it is in use (a
+/// `Display` impl that itself renders a key finds it borrowed).
+fn with_render_buf<R>(mut f: impl FnMut(&mut String) -> R) -> R {
+    RENDER_BUF
+        .try_with(|b| match b.try_borrow_mut() {
+            Ok(mut buf) => f(&mut buf),
+            Err(_) => f(&mut String::new()),
+        })
+        .unwrap_or_else(|_| f(&mut String::new()))
 }
 
 /// The first segment of a manual key: up to and including its first `:` (the whole key if it
