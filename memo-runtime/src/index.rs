@@ -83,7 +83,6 @@ impl TagIndex {
         }
     }
 
-    /// The hashes recorded under `tag`.
     /// The first table hash recorded under `tag`, and the others: a tag with one key (every
     /// rendered key, nearly) allocates nothing.
     pub(crate) fn hashes_split(&self, tag: u64) -> (Option<u64>, Vec<u64>) {
@@ -96,15 +95,10 @@ impl TagIndex {
         }
     }
 
+    /// The hashes recorded under `tag`.
     pub(crate) fn hashes(&self, tag: u64) -> Vec<u64> {
-        self.groups
-            .find(tag, |g| g.tag == tag)
-            .map(|g| {
-                std::iter::once(g.first.0)
-                    .chain(g.rest.iter().flat_map(|r| r.iter().map(|m| m.0)))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let (first, rest) = self.hashes_split(tag);
+        first.into_iter().chain(rest).collect()
     }
 }
 
