@@ -262,10 +262,15 @@ impl Cache {
         self.store(key).contains(key)
     }
 
-    /// Entries held by the cache type, functions' entries included.
+    /// Entries held by the cache type, functions' entries included (expired ones not yet swept
+    /// too). Never more than the capacity: it is the count of places taken, read at once, so
+    /// while other threads store values it includes the few that have taken their place and are
+    /// being written.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.ty.stores().iter().map(|s| s.len()).sum()
+        // Not the sum of the tables' counts: read one after another while entries move between
+        // tables (an eviction in one, an insert in another), that sum can pass the capacity.
+        self.ty.live()
     }
 
     /// Whether the cache type holds no entry.
