@@ -224,26 +224,26 @@ fn pattern_invalidation_spans_types_and_stays_within_one_on_request() {
     for i in 0..10 {
         a.insert(&format!("minv:{i}"), i);
         b.insert(&format!("minv:{i}"), i);
-        a.insert(&format!("other:{i}"), i);
+        a.insert(&format!("minv_other:{i}"), i);
     }
     assert_eq!(b.invalidate("minv:[0-4]").unwrap(), 5);
     assert_eq!(memo::invalidate("minv:*").unwrap(), 15);
     assert_eq!(a.len(), 10);
-    assert_eq!(memo::invalidate("other:3").unwrap(), 1);
-    assert!(!a.contains("other:3") && a.contains("other:4"));
+    assert_eq!(memo::invalidate("minv_other:3").unwrap(), 1);
+    assert!(!a.contains("minv_other:3") && a.contains("minv_other:4"));
 }
 
 #[test]
 fn malformed_patterns_are_rejected_and_remove_nothing() {
     let c = memo::configure("manual_bad_pattern", config(10)).unwrap();
-    c.insert("k[", 1);
+    c.insert("mbad[", 1);
     assert!(matches!(
-        memo::invalidate("k["),
-        Err(PatternError::UnclosedClass { position: 1 })
+        memo::invalidate("mbad["),
+        Err(PatternError::UnclosedClass { position: 4 })
     ));
     assert!(matches!(memo::invalidate(""), Err(PatternError::Empty)));
-    assert!(c.contains("k["));
-    assert_eq!(memo::invalidate("k\\[").unwrap(), 1);
+    assert!(c.contains("mbad["));
+    assert_eq!(memo::invalidate("mbad\\[").unwrap(), 1);
 }
 
 #[test]
@@ -320,33 +320,33 @@ fn many_segments_behave_alike_on_both_sides_of_the_per_segment_limit() {
     let segments = 80;
     for s in 0..segments {
         for i in 0..20 {
-            c.insert(&format!("s{s}:{i}"), s * 100 + i);
+            c.insert(&format!("ms{s}:{i}"), s * 100 + i);
         }
     }
-    c.insert("s7", -1); // no colon
+    c.insert("ms7", -1); // no colon
     for s in 0..segments {
         for i in 0..20 {
-            assert_eq!(c.get::<i32>(&format!("s{s}:{i}")), Some(s * 100 + i));
+            assert_eq!(c.get::<i32>(&format!("ms{s}:{i}")), Some(s * 100 + i));
         }
     }
     assert_eq!(c.len(), 80 * 20 + 1);
     // A segment with a store of its own, and one surely past the limit.
-    assert_eq!(c.invalidate("s3:*").unwrap(), 20);
-    assert_eq!(c.invalidate("s77:*").unwrap(), 20);
-    assert_eq!(c.invalidate("s5:1?").unwrap(), 10);
-    assert_eq!(c.invalidate("s78:1?").unwrap(), 10);
-    assert_eq!(memo::invalidate("s4:4").unwrap(), 1);
-    assert_eq!(memo::invalidate("s79:4").unwrap(), 1);
-    assert_eq!(memo::invalidate("s7").unwrap(), 1);
-    // A pattern without a colon spans every segment: s6, s60-s69 (s7 is gone).
-    assert_eq!(c.invalidate("s6*").unwrap(), 11 * 20);
-    assert!(!c.contains("s3:0") && !c.contains("s77:0") && !c.contains("s79:4"));
-    assert!(c.contains("s4:3") && c.contains("s79:3") && c.contains("s5:0"));
+    assert_eq!(c.invalidate("ms3:*").unwrap(), 20);
+    assert_eq!(c.invalidate("ms77:*").unwrap(), 20);
+    assert_eq!(c.invalidate("ms5:1?").unwrap(), 10);
+    assert_eq!(c.invalidate("ms78:1?").unwrap(), 10);
+    assert_eq!(memo::invalidate("ms4:4").unwrap(), 1);
+    assert_eq!(memo::invalidate("ms79:4").unwrap(), 1);
+    assert_eq!(memo::invalidate("ms7").unwrap(), 1);
+    // A pattern without a colon spans every segment: ms6, ms60-ms69 (ms7 is gone).
+    assert_eq!(c.invalidate("ms6*").unwrap(), 11 * 20);
+    assert!(!c.contains("ms3:0") && !c.contains("ms77:0") && !c.contains("ms79:4"));
+    assert!(c.contains("ms4:3") && c.contains("ms79:3") && c.contains("ms5:0"));
     // Stored again after invalidation, a key is found where it was.
-    c.insert("s77:0", 1);
-    c.insert("s3:0", 2);
+    c.insert("ms77:0", 1);
+    c.insert("ms3:0", 2);
     assert_eq!(
-        (c.get::<i32>("s77:0"), c.get::<i32>("s3:0")),
+        (c.get::<i32>("ms77:0"), c.get::<i32>("ms3:0")),
         (Some(1), Some(2))
     );
     assert_eq!(c.len(), 80 * 20 - 20 - 20 - 10 - 10 - 1 - 1 - 11 * 20 + 2);
