@@ -28,7 +28,7 @@ const MANUAL_SEGMENTS: usize = 32;
 /// A key's store never changes: a segment's slot is set once and never cleared, and once the
 /// limit is reached (`full`), no segment gets a store of its own any more.
 struct ManualStores {
-    /// Open addressing over the segment's hash; a slot is set once, under `made`.
+    /// Open addressing over the segment's [`Signature`]; a slot is set once, under `made`.
     slots: Box<[OnceLock<SegmentSlot>]>,
     /// The number of segment stores made; held while making one.
     made: Mutex<usize>,
@@ -51,7 +51,7 @@ struct SegmentSlot {
     /// Compared first: most probes are decided by it alone, and it is the whole comparison for
     /// segments of up to 16 bytes.
     signature: Signature,
-    segment: Box<str>,
+    /// Its `key_start` is the segment.
     store: &'static ManualStore,
 }
 
@@ -59,7 +59,7 @@ impl SegmentSlot {
     #[inline]
     fn is(&self, signature: Signature, segment: &str) -> bool {
         self.signature == signature
-            && (signature.len <= 16 || self.segment.as_bytes() == segment.as_bytes())
+            && (signature.len <= 16 || *self.store.info.key_start == *segment)
     }
 }
 
@@ -122,7 +122,7 @@ impl Signature {
 /// The position of the first `:` in `text`, eight bytes at a time (keys are short, and a call
 /// to `memchr` costs more than the search).
 #[inline]
-fn first_colon(text: &[u8]) -> Option<usize> {
+pub(crate) fn first_colon(text: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const COLONS: u64 = ONES * b':' as u64;
     let mut at = 0;
@@ -322,11 +322,7 @@ impl CacheType {
                     let (word, bit) = signature.filter_bit();
                     self.manual.filter[word].fetch_or(bit, std::sync::atomic::Ordering::Relaxed);
                     // Slots are only set here, under `made`: this one is still empty.
-                    let _ = slot.set(SegmentSlot {
-                        signature,
-                        segment: Box::from(segment),
-                        store,
-                    });
+                    let _ = slot.set(SegmentSlot { signature, store });
                     *made += 1;
                     if *made == MANUAL_SEGMENTS {
                         self.manual.full.store(true, Ordering::Release);

@@ -26,7 +26,7 @@ type StoreRef = &'static dyn ErasedStore;
 
 /// Every store, and the same stores by the first segment their keys share, so that a key or a
 /// pattern `user:...` is taken only to the stores that can hold keys starting with `user:`.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Stores {
     all: Vec<StoreRef>,
     /// Stores whose keys all start with one first segment (`user:`): a function's (by its
@@ -40,12 +40,7 @@ pub(crate) struct Stores {
 
 impl Stores {
     fn with(&self, store: StoreRef) -> Self {
-        let mut next = Self {
-            all: self.all.clone(),
-            by_segment: self.by_segment.clone(),
-            no_segment: self.no_segment.clone(),
-            any: self.any.clone(),
-        };
+        let mut next = self.clone();
         next.all.push(store);
         let info = store.info();
         // What every key of the store starts with, up to its first `:`.

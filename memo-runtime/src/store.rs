@@ -667,7 +667,7 @@ where
 
     /// The bit of `segments` for a key's text.
     fn segment_bit(&self, text: &str) -> u64 {
-        let segment = text.find(':').map_or(text, |end| &text[..=end]);
+        let segment = segment(text);
         1 << (self.text_hash(segment) & 63)
     }
 
@@ -1403,7 +1403,7 @@ fn with_render_buf<R>(mut f: impl FnMut(&mut String) -> R) -> R {
 /// The first segment of a manual key: up to and including its first `:` (the whole key if it
 /// has none).
 fn segment(text: &str) -> &str {
-    text.find(':').map_or(text, |i| &text[..=i])
+    crate::cache_type::first_colon(text.as_bytes()).map_or(text, |i| &text[..=i])
 }
 
 /// Whether the computation `id` is still in flight and somebody waits for it.
