@@ -7,11 +7,11 @@
 //! with. The guard stores the result (if its [`Kind`] says so) and hands it to waiters; if it is
 //! dropped instead (the body panicked, or the future was dropped), a waiter takes over.
 
-use std::any::Any;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::erased::Erased;
 use crate::error::CallError;
 use crate::flight::{Flight, FlightId, RunningMark, WaitFlight};
 use crate::key::{KeyArgs, RenderFn};
@@ -41,10 +41,11 @@ pub type Owner = fn() -> &'static str;
 /// share a table); they all show under the function's name in stats.
 pub struct Site {
     meta: SiteMeta,
-    /// The first store, as `Any` for a one-call downcast on the hit path.
-    first: OnceLock<&'static (dyn Any + Send + Sync)>,
+    /// The first store, with its type recorded for a downcast without a virtual call on the
+    /// hit path.
+    first: OnceLock<Erased>,
     /// The stores of further instantiations (generic functions); cold.
-    more: std::sync::Mutex<Vec<&'static (dyn Any + Send + Sync)>>,
+    more: std::sync::Mutex<Vec<Erased>>,
 }
 
 /// The result of entering a cached call.
@@ -74,10 +75,8 @@ impl Site {
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        if let Some(s) = self.first.get() {
-            if let Some(s) = s.downcast_ref::<Store<K, V>>() {
-                return s;
-            }
+        if let Some(s) = self.first.get().and_then(|s| s.get::<Store<K, V>>()) {
+            return s;
         }
         self.store_slow(render, owner)
     }
@@ -98,7 +97,7 @@ impl Site {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let existing = self.first.get().into_iter().chain(more.iter());
         for s in existing {
-            if let Some(s) = s.downcast_ref::<Store<K, V>>() {
+            if let Some(s) = s.get::<Store<K, V>>() {
                 return s;
             }
         }
@@ -125,8 +124,9 @@ impl Site {
         };
         let store: &'static Store<K, V> = Box::leak(Box::new(Store::new(ty, info, Some(render))));
         registry().add_store(store);
-        if self.first.set(store).is_err() {
-            more.push(store);
+        let erased = Erased::new(store);
+        if self.first.set(erased).is_err() {
+            more.push(erased);
         }
         store
     }

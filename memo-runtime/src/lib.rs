@@ -28,6 +28,7 @@ mod cache_type;
 mod clock;
 mod config;
 mod duration;
+mod erased;
 mod error;
 mod flight;
 mod function;
