@@ -7,6 +7,8 @@
 //! the same API, so that the model tests (`src/model_tests.rs`) can explore the interleavings of
 //! single-flight, fencing, panics and cancellation.
 
+use std::cell::Cell;
+
 #[cfg(not(memo_shuttle))]
 pub(crate) use parking_lot::{Condvar, Mutex, RwLock};
 #[cfg(not(memo_shuttle))]
@@ -74,15 +76,13 @@ const EXCLUSIVE: usize = 32;
 /// Plain std atomics even under the model checker: nothing waits on them, and a model
 /// thread must not be switched out between the load and the store.
 #[derive(Debug)]
-pub(crate) struct Striped(Box<[Padded<std::sync::atomic::AtomicU64>]>);
+pub(crate) struct Striped(Box<[Padded<std::sync::atomic::AtomicU64>; EXCLUSIVE + 1]>);
 
 impl Default for Striped {
     fn default() -> Self {
-        Self(
-            (0..=EXCLUSIVE)
-                .map(|_| Padded(std::sync::atomic::AtomicU64::new(0)))
-                .collect(),
-        )
+        Self(Box::new(std::array::from_fn(|_| {
+            Padded(std::sync::atomic::AtomicU64::new(0))
+        })))
     }
 }
 
@@ -91,17 +91,32 @@ impl Striped {
     #[inline]
     pub(crate) fn incr(&self) {
         use std::sync::atomic::Ordering::Relaxed;
-        match STRIPE.try_with(|lease| lease.0) {
-            Ok(Some(i)) => {
-                // This thread is the stripe's only writer.
-                let c = &self.0[i];
-                c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
-            }
-            // No stripe left, or the thread is exiting.
-            _ => {
-                self.0[EXCLUSIVE].fetch_add(1, Relaxed);
+        // One thread-local read without a lazy-initialisation check: the lease is only looked
+        // at the first time a thread counts (this is on every hit).
+        let i = STRIPE_INDEX.with(Cell::get).wrapping_sub(1);
+        if i < EXCLUSIVE {
+            // This thread is the stripe's only writer.
+            let c = &self.0[i];
+            c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+        } else {
+            self.incr_slow();
+        }
+    }
+
+    /// The first count of a thread (which takes its lease), or one without a stripe of its own.
+    #[cold]
+    fn incr_slow(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if STRIPE_INDEX.with(Cell::get) == 0 {
+            // Taking the lease records its index in `STRIPE_INDEX`.
+            let _ = STRIPE.try_with(|_| ());
+            if STRIPE_INDEX.with(Cell::get) != SHARED {
+                self.incr();
+                return;
             }
         }
+        // No stripe left, or the thread is exiting.
+        self.0[EXCLUSIVE].fetch_add(1, Relaxed);
     }
 
     /// The sum of the stripes.
@@ -120,23 +135,31 @@ struct StripeLease(Option<usize>);
 /// Stripe indexes given back, and the next never handed out.
 static LEASES: std::sync::Mutex<(Vec<usize>, usize)> = std::sync::Mutex::new((Vec::new(), 0));
 
+/// `STRIPE_INDEX` of a thread that counts on the shared stripe.
+const SHARED: usize = usize::MAX;
+
 impl StripeLease {
     fn take() -> Self {
         let mut leases = LEASES
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (free, next) = &mut *leases;
-        Self(free.pop().or_else(|| {
+        let lease = free.pop().or_else(|| {
             (*next < EXCLUSIVE).then(|| {
                 *next += 1;
                 *next - 1
             })
-        }))
+        });
+        STRIPE_INDEX.with(|i| i.set(lease.map_or(SHARED, |l| l + 1)));
+        Self(lease)
     }
 }
 
 impl Drop for StripeLease {
     fn drop(&mut self) {
+        // Counts made after this (from other thread-local destructors) go to the shared stripe:
+        // the index may be leased to another thread from now on.
+        STRIPE_INDEX.with(|i| i.set(SHARED));
         if let Some(i) = self.0 {
             LEASES
                 .lock()
@@ -148,7 +171,12 @@ impl Drop for StripeLease {
 }
 
 std::thread_local! {
+    /// The lease itself, made on a thread's first count and given back when the thread exits.
     static STRIPE: StripeLease = StripeLease::take();
+    /// This thread's stripe index plus one (0 before its first count, [`SHARED`] without a
+    /// stripe of its own): the copy of the lease the counting path reads. No destructor, so it
+    /// stays readable while the thread's other thread-locals are destroyed.
+    static STRIPE_INDEX: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Aligns a value to its own cache lines so that two shards never share one.
@@ -278,5 +306,43 @@ mod tests {
             });
         }
         assert_eq!(counter.sum(), 2 * threads as u64 * 1000);
+    }
+
+    /// A thread counting from a thread-local destructor, after it may have given its stripe
+    /// back, counts on the shared stripe: no count is lost, and no stripe gets two writers.
+    #[test]
+    fn counts_from_thread_local_destructors_are_kept() {
+        struct CountOnExit(&'static Striped);
+        impl Drop for CountOnExit {
+            fn drop(&mut self) {
+                for _ in 0..100 {
+                    self.0.incr();
+                }
+            }
+        }
+        std::thread_local! {
+            static ON_EXIT: std::cell::RefCell<Option<CountOnExit>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let counter: &'static Striped = Box::leak(Box::default());
+        // Thread-local destructors run in reverse order of first use: half of the threads
+        // count on exit before giving their stripe back, half after.
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    if t % 2 == 0 {
+                        counter.incr();
+                    }
+                    ON_EXIT.with(|c| *c.borrow_mut() = Some(CountOnExit(counter)));
+                    if t % 2 == 1 {
+                        counter.incr();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(counter.sum(), 4 * 101);
     }
 }
