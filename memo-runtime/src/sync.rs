@@ -76,13 +76,13 @@ const EXCLUSIVE: usize = 32;
 /// Plain std atomics even under the model checker: nothing waits on them, and a model
 /// thread must not be switched out between the load and the store.
 #[derive(Debug)]
-pub(crate) struct Striped(Box<[Padded<std::sync::atomic::AtomicU64>; EXCLUSIVE + 1]>);
+pub(crate) struct Striped([Padded<std::sync::atomic::AtomicU64>; EXCLUSIVE + 1]);
 
 impl Default for Striped {
     fn default() -> Self {
-        Self(Box::new(std::array::from_fn(|_| {
+        Self(std::array::from_fn(|_| {
             Padded(std::sync::atomic::AtomicU64::new(0))
-        })))
+        }))
     }
 }
 
