@@ -127,13 +127,20 @@ fn cached_fn(plan: &Cached) -> TokenStream {
     // Errors about the key's types (a part that is not `Hash + Eq`) are reported at the calls
     // that need them; both are spanned at the key part most likely to be the culprit.
     let (enter, run) = if sig.asyncness.is_some() {
-        let (enter, run_async) = (
+        let (hit, enter, run_async) = (
+            Ident::new("hit", plan.blame),
             Ident::new("enter_async", plan.blame),
             Ident::new("run_async", plan.blame),
         );
         let body = body_after(body, fake_return(ret));
+        // A hit returns before the future of the miss path is made or polled.
         (
-            quote!(#site.#enter(&#key, #kind, #render, #owner).await),
+            quote! {
+                match #site.#hit(&#key, #kind, #render, #owner) {
+                    ::core::option::Option::Some(#value) => ::memo::__private::Entry::Hit(#value),
+                    ::core::option::Option::None => #site.#enter(&#key, #kind, #render, #owner).await,
+                }
+            },
             quote!(#guard.#run_async(async move #body).await),
         )
     } else {

@@ -160,8 +160,28 @@ impl Site {
         enter_slow(store, hash, key, kind)
     }
 
-    /// [`enter`](Self::enter) for async functions: the hit path completes on the first poll
-    /// without awaiting anything; a miss may wait for another caller's computation.
+    /// The hit path of an async function, taken before any future is made: the stored value,
+    /// or `None` (then [`enter_async`](Self::enter_async) looks again and handles the miss).
+    #[inline]
+    pub fn hit<A, Kd>(
+        &'static self,
+        key: &A,
+        kind: Kd,
+        render: RenderFn<A::Owned>,
+        owner: Option<Owner>,
+    ) -> Option<Kd::Output>
+    where
+        A: KeyArgs + ?Sized,
+        Kd: Kind,
+    {
+        let store = self.store::<A::Owned, Kd::Stored>(render, owner);
+        let hash = store.hash(key);
+        store.get_hit(hash, key).map(|v| kind.join(v))
+    }
+
+    /// [`enter`](Self::enter) for async functions, called when [`hit`](Self::hit) found
+    /// nothing: a hit completes on the first poll without awaiting anything; a miss may wait
+    /// for another caller's computation.
     ///
     /// # Panics
     ///
@@ -179,9 +199,7 @@ impl Site {
     {
         let store = self.store::<A::Owned, Kd::Stored>(render, owner);
         let hash = store.hash(key);
-        if let Some(v) = store.get_hit(hash, key) {
-            return Entry::Hit(kind.join(v));
-        }
+        // No second look for a ready value before the miss path: it looks under the lock.
         let mut count = true;
         loop {
             match resolve(
