@@ -49,14 +49,6 @@ impl Erased {
     }
 }
 
-impl std::fmt::Debug for Erased {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Erased")
-            .field("type_id", &self.type_id)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::Erased;
