@@ -152,12 +152,29 @@ impl Site {
         A: KeyArgs + ?Sized,
         Kd: Kind,
     {
-        let store = self.store::<A::Owned, Kd::Stored>(render, owner);
-        let hash = store.hash(key);
-        if let Some(v) = store.get_hit(hash, key) {
+        let (store, hash, ready) = self.look::<A, Kd>(key, render, owner);
+        if let Some(v) = ready {
             return Entry::Hit(kind.join(v));
         }
         enter_slow(store, hash, key, kind)
+    }
+
+    /// The store, the key's hash and the ready value if there is one (the hit path shared by
+    /// [`enter`](Self::enter) and [`hit`](Self::hit)).
+    #[inline]
+    fn look<A, Kd>(
+        &'static self,
+        key: &A,
+        render: RenderFn<A::Owned>,
+        owner: Option<Owner>,
+    ) -> Looked<A, Kd>
+    where
+        A: KeyArgs + ?Sized,
+        Kd: Kind,
+    {
+        let store = self.store::<A::Owned, Kd::Stored>(render, owner);
+        let hash = store.hash(key);
+        (store, hash, store.get_hit(hash, key))
     }
 
     /// The hit path of an async function, taken before any future is made: the stored value,
@@ -174,9 +191,9 @@ impl Site {
         A: KeyArgs + ?Sized,
         Kd: Kind,
     {
-        let store = self.store::<A::Owned, Kd::Stored>(render, owner);
-        let hash = store.hash(key);
-        store.get_hit(hash, key).map(|v| kind.join(v))
+        self.look::<A, Kd>(key, render, owner)
+            .2
+            .map(|v| kind.join(v))
     }
 
     /// [`enter`](Self::enter) for async functions, called when [`hit`](Self::hit) found
@@ -253,6 +270,13 @@ where
         count = false;
     }
 }
+
+/// What [`Site::look`] finds: the store, the key's hash and the ready value if there is one.
+type Looked<A, Kd> = (
+    &'static Store<<A as KeyArgs>::Owned, <Kd as Kind>::Stored>,
+    u64,
+    Option<<Kd as Kind>::Stored>,
+);
 
 /// The entry a call returns, or the flight it waits for.
 type Resolved<A, Kd> = Result<

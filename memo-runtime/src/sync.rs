@@ -108,8 +108,12 @@ impl Striped {
     fn incr_slow(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         if STRIPE_INDEX.with(Cell::get) == 0 {
-            // Taking the lease records its index in `STRIPE_INDEX`.
-            let _ = STRIPE.try_with(|_| ());
+            // Taking the lease records its index in `STRIPE_INDEX`. If it cannot be taken (the
+            // thread is being torn down), the thread counts on the shared stripe from now on:
+            // leaving the index at 0 would send this call back here for ever.
+            if STRIPE.try_with(|_| ()).is_err() {
+                STRIPE_INDEX.with(|i| i.set(SHARED));
+            }
             if STRIPE_INDEX.with(Cell::get) != SHARED {
                 self.incr();
                 return;
