@@ -7,8 +7,9 @@
 //! (measured with `perf`; the bench's W1). [`Erased`] reads the type once, when it is made,
 //! and keeps it beside the reference, so a lookup compares two constants.
 //!
-//! This is the crate's only `unsafe` code: the cast std's `downcast_ref` performs after its
-//! own check, with the check done against the type recorded at construction.
+//! One of the crate's two `unsafe` sites (the other is the shard lock in `sync.rs`): the cast
+//! std's `downcast_ref` performs after its own check, with the check done against the type
+//! recorded at construction.
 
 use std::any::{Any, TypeId};
 

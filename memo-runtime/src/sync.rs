@@ -1,8 +1,9 @@
 //! The synchronisation primitives memo uses, behind one module so that a model checker can
 //! replace them.
 //!
-//! Normally these are `parking_lot`'s locks, crossbeam's `ShardedLock` for store shards, and
-//! `std`'s atomics. Built with
+//! Normally these are `parking_lot`'s locks, memo's own reader-writer lock for store shards
+//! ([`ShardLock`], the crate's one `unsafe impl`: `lock_api`'s raw-lock trait), and `std`'s
+//! atomics. Built with
 //! `RUSTFLAGS="--cfg memo_shuttle"`, they are [shuttle](https://docs.rs/shuttle)'s, wrapped to
 //! the same API, so that the model tests (`src/model_tests.rs`) can explore the interleavings of
 //! single-flight, fencing, panics and cancellation.
@@ -23,45 +24,169 @@ pub(crate) use shuttle::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Order
 #[cfg(memo_shuttle)]
 pub(crate) use shuttle::thread_local;
 
-/// The lock of one store shard: a reader-writer lock whose readers take a lock of their own
-/// thread's (crossbeam's `ShardedLock`), so that hits on two cores write no cache line in
-/// common; a writer takes every reader's lock, which makes writes (misses, inserts,
-/// invalidations) dearer. Poisoning is ignored: no user code runs while a shard is written but
-/// key comparisons, and a panic there leaves the shard consistent.
+/// The lock of one store shard: a reader-writer lock whose readers count themselves on a cache
+/// line of their own thread's ([`StripedRawLock`]), so that hits on two cores write no cache
+/// line in common, and whose writer announces itself with one flag and then waits for the
+/// readers already inside to leave. Built on `lock_api`, so guards are the usual ones; no
+/// poisoning (no user code runs while a shard is written but key comparisons, and a panic
+/// there leaves the shard consistent).
 #[cfg(not(memo_shuttle))]
-#[derive(Debug)]
-pub(crate) struct ShardLock<T>(crossbeam_utils::sync::ShardedLock<T>);
+pub(crate) type ShardLock<T> = lock_api::RwLock<StripedRawLock, T>;
+#[cfg(not(memo_shuttle))]
+pub(crate) type ShardWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, StripedRawLock, T>;
+
+/// How many threads at once have a reader counter of their own in every [`StripedRawLock`]
+/// (those whose [`thread_stripe`] is below it); the others share one more counter.
+#[cfg(not(memo_shuttle))]
+const LOCK_STRIPES: usize = 8;
+
+/// The raw lock under [`ShardLock`].
+///
+/// - A reader adds one to its thread's counter, then looks at `writer`: clear, it is in; set,
+///   it takes its one back and waits on the gate (which the writer holds) before trying again.
+/// - A writer takes the gate (writers exclude each other there), sets `writer`, then waits
+///   until every counter reads zero; it leaves by clearing `writer` and releasing the gate.
+///
+/// Both sides write their own location and then read the other's, all sequentially
+/// consistent: of a reader's increment and the writer's flag, whichever comes first in the
+/// single total order is seen by the other side's read, so a reader and a writer are never
+/// inside together. A reader leaves with a release decrement, which the writer's load of zero
+/// synchronises with; a writer leaves with a release store of `writer`, which a later reader's
+/// load of it synchronises with.
+///
+/// A thread with a stripe of its own (the lease of [`thread_stripe`], the same one the
+/// [`Striped`] counters use) is the only writer of its counter, so it counts with a load and a
+/// store: entering costs one sequentially consistent store (the one fence a reader needs) and
+/// leaving a plain release store. Other threads add to the shared counter atomically. A thread
+/// keeps its stripe until it exits, and a guard cannot outlive the thread-local destructor (or
+/// function) that took it, so a read lock is released on the counter it was taken on.
+/// crossbeam's `ShardedLock`, used before, cost two atomic read-modify-writes and a lazily
+/// initialised thread-local per read, and locking and unlocking eight locks per write; a write
+/// here takes the gate, sets one flag and reads nine counters.
+///
+/// Writers are preferred: once `writer` is set no new reader gets in, as with `std`'s lock, so
+/// a thread must not take a read lock it already holds (memo does not; a cached value whose
+/// `Clone` calls its own cached function would, and can deadlock as it could with `std`'s).
+#[cfg(not(memo_shuttle))]
+pub(crate) struct StripedRawLock {
+    /// One counter per leased stripe, then the shared one.
+    readers: [crossbeam_utils::CachePadded<std::sync::atomic::AtomicUsize>; LOCK_STRIPES + 1],
+    /// The flag, and the gate writers hold.
+    writer: crossbeam_utils::CachePadded<(std::sync::atomic::AtomicBool, parking_lot::RawMutex)>,
+}
 
 #[cfg(not(memo_shuttle))]
-pub(crate) type ShardReadGuard<'a, T> = crossbeam_utils::sync::ShardedLockReadGuard<'a, T>;
-#[cfg(not(memo_shuttle))]
-pub(crate) type ShardWriteGuard<'a, T> = crossbeam_utils::sync::ShardedLockWriteGuard<'a, T>;
+impl StripedRawLock {
+    /// Whether a writer is in or on its way.
+    #[inline]
+    fn writer_flag(&self) -> &std::sync::atomic::AtomicBool {
+        &self.writer.0
+    }
 
+    /// Adds `by` (1 or -1 as wrapping) to this thread's counter; `order` is the store's (or
+    /// the shared counter's read-modify-write's) ordering.
+    #[inline]
+    fn add(&self, by: usize, order: std::sync::atomic::Ordering) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let i = thread_stripe();
+        if i < LOCK_STRIPES {
+            // This thread is the counter's only writer.
+            let c = &self.readers[i];
+            c.store(c.load(Relaxed).wrapping_add(by), order);
+        } else {
+            self.readers[LOCK_STRIPES].fetch_add(by, order);
+        }
+    }
+
+    /// Whether no reader is inside.
+    fn no_readers(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.readers.iter().all(|r| r.load(SeqCst) == 0)
+    }
+}
+
+// SAFETY: a reader and a writer are never inside together, nor two writers (see the type's
+// documentation for the argument); each unlock undoes what its lock did, on the same counter.
 #[cfg(not(memo_shuttle))]
-impl<T> ShardLock<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Self(crossbeam_utils::sync::ShardedLock::new(value))
+#[allow(unsafe_code)]
+unsafe impl lock_api::RawRwLock for StripedRawLock {
+    const INIT: Self = Self {
+        readers: [const { crossbeam_utils::CachePadded::new(std::sync::atomic::AtomicUsize::new(0)) };
+            LOCK_STRIPES + 1],
+        writer: crossbeam_utils::CachePadded::new((
+            std::sync::atomic::AtomicBool::new(false),
+            <parking_lot::RawMutex as lock_api::RawMutex>::INIT,
+        )),
+    };
+
+    // `unlock_shared` finds the counter through the thread it runs on.
+    type GuardMarker = lock_api::GuardNoSend;
+
+    #[inline]
+    fn lock_shared(&self) {
+        use lock_api::RawMutex as _;
+        while !self.try_lock_shared() {
+            // Wait until the writer, which holds the gate, has left.
+            self.writer.1.lock();
+            // SAFETY: this thread took the gate on the line above.
+            unsafe { self.writer.1.unlock() };
+        }
     }
 
     #[inline]
-    pub(crate) fn read(&self) -> ShardReadGuard<'_, T> {
-        self.0
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn try_lock_shared(&self) -> bool {
+        use std::sync::atomic::Ordering::{Release, SeqCst};
+        self.add(1, SeqCst);
+        if self.writer_flag().load(SeqCst) {
+            self.add(usize::MAX, Release);
+            return false;
+        }
+        true
     }
 
     #[inline]
-    pub(crate) fn write(&self) -> ShardWriteGuard<'_, T> {
-        self.0
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    unsafe fn unlock_shared(&self) {
+        self.add(usize::MAX, std::sync::atomic::Ordering::Release);
+    }
+
+    fn lock_exclusive(&self) {
+        use lock_api::RawMutex as _;
+        self.writer.1.lock();
+        self.writer_flag()
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let backoff = crossbeam_utils::Backoff::new();
+        while !self.no_readers() {
+            backoff.snooze();
+        }
+    }
+
+    fn try_lock_exclusive(&self) -> bool {
+        use lock_api::RawMutex as _;
+        use std::sync::atomic::Ordering::{Release, SeqCst};
+        if !self.writer.1.try_lock() {
+            return false;
+        }
+        self.writer_flag().store(true, SeqCst);
+        if self.no_readers() {
+            return true;
+        }
+        self.writer_flag().store(false, Release);
+        // SAFETY: this thread took the gate above.
+        unsafe { self.writer.1.unlock() };
+        false
+    }
+
+    unsafe fn unlock_exclusive(&self) {
+        use lock_api::RawMutex as _;
+        self.writer_flag()
+            .store(false, std::sync::atomic::Ordering::Release);
+        // SAFETY: the caller holds the lock exclusively, so this thread holds the gate.
+        unsafe { self.writer.1.unlock() };
     }
 }
 
 #[cfg(memo_shuttle)]
 pub(crate) use model::RwLock as ShardLock;
-#[cfg(memo_shuttle)]
-pub(crate) type ShardReadGuard<'a, T> = shuttle::sync::RwLockReadGuard<'a, T>;
 #[cfg(memo_shuttle)]
 pub(crate) type ShardWriteGuard<'a, T> = shuttle::sync::RwLockWriteGuard<'a, T>;
 
@@ -91,36 +216,15 @@ impl Striped {
     #[inline]
     pub(crate) fn incr(&self) {
         use std::sync::atomic::Ordering::Relaxed;
-        // One thread-local read without a lazy-initialisation check: the lease is only looked
-        // at the first time a thread counts (this is on every hit).
-        let i = STRIPE_INDEX.with(Cell::get).wrapping_sub(1);
+        let i = thread_stripe();
         if i < EXCLUSIVE {
             // This thread is the stripe's only writer.
             let c = &self.0[i];
             c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
         } else {
-            self.incr_slow();
+            // No stripe left, or the thread is exiting.
+            self.0[EXCLUSIVE].fetch_add(1, Relaxed);
         }
-    }
-
-    /// The first count of a thread (which takes its lease), or one without a stripe of its own.
-    #[cold]
-    fn incr_slow(&self) {
-        use std::sync::atomic::Ordering::Relaxed;
-        if STRIPE_INDEX.with(Cell::get) == 0 {
-            // Taking the lease records its index in `STRIPE_INDEX`. If it cannot be taken (the
-            // thread is being torn down), the thread counts on the shared stripe from now on:
-            // leaving the index at 0 would send this call back here for ever.
-            if STRIPE.try_with(|_| ()).is_err() {
-                STRIPE_INDEX.with(|i| i.set(SHARED));
-            }
-            if STRIPE_INDEX.with(Cell::get) != SHARED {
-                self.incr();
-                return;
-            }
-        }
-        // No stripe left, or the thread is exiting.
-        self.0[EXCLUSIVE].fetch_add(1, Relaxed);
     }
 
     /// The sum of the stripes.
@@ -181,6 +285,28 @@ std::thread_local! {
     /// stripe of its own): the copy of the lease the counting path reads. No destructor, so it
     /// stays readable while the thread's other thread-locals are destroyed.
     static STRIPE_INDEX: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The stripe index this thread holds (below [`EXCLUSIVE`]), or a larger number when it shares
+/// the last stripe. One thread-local read without a lazy-initialisation check: the lease is
+/// only looked at the first time a thread asks (this is on every hit).
+#[inline]
+fn thread_stripe() -> usize {
+    match STRIPE_INDEX.with(Cell::get) {
+        0 => take_stripe(),
+        i => i.wrapping_sub(1),
+    }
+}
+
+/// The first [`thread_stripe`] of a thread: takes its lease, which records the index in
+/// `STRIPE_INDEX`. If the lease cannot be taken (the thread is being torn down), the thread
+/// shares the last stripe from now on: leaving the index at 0 would come back here for ever.
+#[cold]
+fn take_stripe() -> usize {
+    if STRIPE.try_with(|_| ()).is_err() {
+        STRIPE_INDEX.with(|i| i.set(SHARED));
+    }
+    STRIPE_INDEX.with(Cell::get).wrapping_sub(1)
 }
 
 /// Aligns a value to its own cache lines so that two shards never share one.
@@ -285,8 +411,8 @@ mod model {
 
 #[cfg(all(test, not(memo_shuttle)))]
 mod tests {
-    use super::{EXCLUSIVE, Striped};
-    use std::sync::Barrier;
+    use super::{EXCLUSIVE, LOCK_STRIPES, ShardLock, Striped};
+    use std::sync::{Barrier, mpsc};
 
     /// More threads at once than there are stripes of their own, then as many again after those
     /// exit (reusing their leases): not one count is lost.
@@ -348,5 +474,115 @@ mod tests {
             t.join().expect("thread");
         }
         assert_eq!(counter.sum(), 4 * 101);
+    }
+
+    /// Writers keep two fields equal by changing them one after the other; readers on more
+    /// threads than there are counters of their own (so on the shared counter too) never see
+    /// them differ, and no write is lost.
+    #[test]
+    fn shard_lock_excludes_readers_from_writes() {
+        const WRITES: u64 = 2_000;
+        let lock = ShardLock::new((0_u64, 0_u64));
+        let (writers, readers) = (2, LOCK_STRIPES + 4);
+        let barrier = Barrier::new(writers + readers);
+        std::thread::scope(|s| {
+            for _ in 0..writers {
+                s.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..WRITES {
+                        let mut g = lock.write();
+                        g.0 += 1;
+                        std::hint::black_box(&mut *g);
+                        g.1 += 1;
+                    }
+                });
+            }
+            for _ in 0..readers {
+                s.spawn(|| {
+                    barrier.wait();
+                    let mut last = 0;
+                    for _ in 0..WRITES {
+                        let g = lock.read();
+                        assert_eq!(g.0, g.1, "a reader saw a write half done");
+                        assert!(g.0 >= last, "a reader saw writes undone");
+                        last = g.0;
+                    }
+                });
+            }
+        });
+        assert_eq!(*lock.read(), (2 * WRITES, 2 * WRITES));
+    }
+
+    /// A writer waits for a reader on another thread, and a reader for a writer.
+    #[test]
+    fn shard_lock_writer_and_reader_wait_for_each_other() {
+        let lock = ShardLock::new(0_u32);
+        let (held_tx, held_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let lock = &lock;
+        std::thread::scope(|s| {
+            let held = held_tx.clone();
+            s.spawn(move || {
+                let g = lock.read();
+                held.send(()).expect("send");
+                release_rx.recv().expect("recv");
+                drop(g);
+            });
+            held_rx.recv().expect("recv");
+            assert!(
+                lock.try_write().is_none(),
+                "written while read on another thread"
+            );
+            assert!(lock.try_read().is_some(), "a second reader is let in");
+            release_tx.send(()).expect("send");
+            // Blocks until the reader has left.
+            *lock.write() += 1;
+
+            let g = lock.write();
+            s.spawn(move || {
+                assert!(lock.try_read().is_none(), "read while written");
+                held_tx.send(()).expect("send");
+                assert_eq!(*lock.read(), 2, "the reader waited for the write");
+            });
+            held_rx.recv().expect("recv");
+            let mut g = g;
+            *g += 1;
+        });
+        assert!(lock.try_write().is_some());
+    }
+
+    /// Read locks taken by many short-lived threads (more than there are counters, and reusing
+    /// the leases of those that exited), some of them from thread-local destructors after the
+    /// thread gave its stripe back, are all released: a writer gets in afterwards.
+    #[test]
+    fn shard_lock_read_locks_are_released_on_the_counter_they_took() {
+        struct ReadOnExit(&'static ShardLock<u32>);
+        impl Drop for ReadOnExit {
+            fn drop(&mut self) {
+                assert_eq!(*self.0.read(), 7);
+            }
+        }
+        std::thread_local! {
+            static ON_EXIT: std::cell::RefCell<Option<ReadOnExit>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let lock: &'static ShardLock<u32> = Box::leak(Box::new(ShardLock::new(7)));
+        for round in 0..3 {
+            let threads: Vec<_> = (0..EXCLUSIVE + 4)
+                .map(|t| {
+                    std::thread::spawn(move || {
+                        if (t + round) % 2 == 0 {
+                            drop(lock.read());
+                        }
+                        ON_EXIT.with(|c| *c.borrow_mut() = Some(ReadOnExit(lock)));
+                        drop(lock.read());
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("thread");
+            }
+            assert!(lock.try_write().is_some(), "a read lock was left behind");
+        }
     }
 }
