@@ -98,6 +98,23 @@ impl StripedRawLock {
         }
     }
 
+    /// [`lock_shared`](lock_api::RawRwLock::lock_shared) after a writer turned it away:
+    /// waits for each writer on the gate, which the writer holds, and tries again.
+    #[cold]
+    #[inline(never)]
+    #[allow(unsafe_code)]
+    fn lock_shared_slow(&self) {
+        use lock_api::{RawMutex as _, RawRwLock as _};
+        loop {
+            self.writer.1.lock();
+            // SAFETY: this thread took the gate on the line above.
+            unsafe { self.writer.1.unlock() };
+            if self.try_lock_shared() {
+                return;
+            }
+        }
+    }
+
     /// Whether no reader is inside.
     fn no_readers(&self) -> bool {
         use std::sync::atomic::Ordering::SeqCst;
@@ -124,12 +141,8 @@ unsafe impl lock_api::RawRwLock for StripedRawLock {
 
     #[inline]
     fn lock_shared(&self) {
-        use lock_api::RawMutex as _;
-        while !self.try_lock_shared() {
-            // Wait until the writer, which holds the gate, has left.
-            self.writer.1.lock();
-            // SAFETY: this thread took the gate on the line above.
-            unsafe { self.writer.1.unlock() };
+        if !self.try_lock_shared() {
+            self.lock_shared_slow();
         }
     }
 
