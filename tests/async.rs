@@ -186,3 +186,29 @@ fn async_recursion_goes_through_the_cache() {
     );
     assert_eq!(calls(&CALLS), 61);
 }
+
+/// The function's future holds its arguments and a pointer, not the body's future: a body
+/// that keeps 4 KiB across an await still gives a small future, and both the miss (which
+/// boxes the body) and the hit complete.
+#[test]
+fn the_future_of_an_async_function_does_not_hold_its_body() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(cache_type = "async_future_size")]
+    async fn checksum(seed: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        let buf = [seed as u8; 4096];
+        futures::future::ready(()).await;
+        buf.iter().map(|&b| u64::from(b)).sum()
+    }
+
+    let miss = checksum(3);
+    assert!(
+        std::mem::size_of_val(&miss) < 128,
+        "future of {} bytes",
+        std::mem::size_of_val(&miss)
+    );
+    assert_eq!(futures::executor::block_on(miss), 3 * 4096);
+    assert_eq!(futures::executor::block_on(checksum(3)), 3 * 4096);
+    assert_eq!(calls(&CALLS), 1);
+}

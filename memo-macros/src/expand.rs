@@ -126,33 +126,48 @@ fn cached_fn(plan: &Cached) -> TokenStream {
     };
     // Errors about the key's types (a part that is not `Hash + Eq`) are reported at the calls
     // that need them; both are spanned at the key part most likely to be the culprit.
-    let (enter, run) = if sig.asyncness.is_some() {
+    if sig.asyncness.is_some() {
         let (hit, enter, run_async) = (
             Ident::new("hit", plan.blame),
             Ident::new("enter_async", plan.blame),
             Ident::new("run_async", plan.blame),
         );
         let body = body_after(body, fake_return(ret));
-        // A hit returns before the future of the miss path is made or polled.
-        (
-            quote! {
+        // A hit returns before the future of the miss path is made or polled. The miss path
+        // (looking again, waiting for another caller's computation, the body) is boxed: the
+        // function's own future then holds the arguments and a pointer, not the body's future,
+        // so that a hit does not move a large future around (one allocation per miss).
+        return quote! {
+            #attrs
+            #vis #sig {
+                let #site: &'static ::memo::__private::Site = #site_expr;
+                let #kind = #kind_expr;
                 match #site.#hit(&#key, #kind, #render, #owner) {
-                    ::core::option::Option::Some(#value) => ::memo::__private::Entry::Hit(#value),
-                    ::core::option::Option::None => #site.#enter(&#key, #kind, #render, #owner).await,
+                    ::core::option::Option::Some(#value) => #value,
+                    ::core::option::Option::None => ::std::boxed::Box::pin(async move {
+                        // Bound before the `match`, so the borrow of the arguments ends before
+                        // the body takes them.
+                        let #entry = #site.#enter(&#key, #kind, #render, #owner).await;
+                        match #entry {
+                            ::memo::__private::Entry::Hit(#value) => #value,
+                            ::memo::__private::Entry::Miss(#guard) => {
+                                #guard.#run_async(async move #body).await
+                            }
+                        }
+                    })
+                    .await,
                 }
-            },
-            quote!(#guard.#run_async(async move #body).await),
-        )
-    } else {
-        let (enter, run) = (
-            Ident::new("enter", plan.blame),
-            Ident::new("run", plan.blame),
-        );
-        (
-            quote!(#site.#enter(&#key, #kind, #render, #owner)),
-            quote!(#guard.#run(move || -> #ret #body)),
-        )
-    };
+            }
+        };
+    }
+    let (enter, run) = (
+        Ident::new("enter", plan.blame),
+        Ident::new("run", plan.blame),
+    );
+    let (enter, run) = (
+        quote!(#site.#enter(&#key, #kind, #render, #owner)),
+        quote!(#guard.#run(move || -> #ret #body)),
+    );
     quote! {
         #attrs
         #vis #sig {

@@ -161,8 +161,10 @@ use proc_macro::TokenStream;
 /// # Async functions
 ///
 /// An `async fn` is cached the same way, on any executor: the runtime is executor-agnostic and
-/// a hit completes on the first poll without awaiting anything. The future is `Send` when the
-/// arguments are `Sync` and the body's future is `Send`. `?` and `return` work in the body.
+/// a hit completes on the first poll without awaiting anything, and allocates nothing. The
+/// function's future holds its arguments and one pointer whatever the body: a miss puts its
+/// computation (the body's future) in one box. The future is `Send` when the arguments are
+/// `Sync` and the body's future is `Send`. `?` and `return` work in the body.
 ///
 /// ```
 /// use memo::cached;
