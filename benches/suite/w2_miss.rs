@@ -46,6 +46,7 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
     let text_seq: Vec<&str> = texts.iter().map(String::as_str).collect();
 
     let qc = quick_cache::sync::Cache::<u64, u64>::new(CAP);
+    let qc_flight = quick_cache::sync::Cache::<u64, u64>::new(CAP);
     let moka = moka::sync::Cache::<u64, u64>::new(CAP as u64);
     configure("bench_w2");
     configure("bench_w2_ttl");
@@ -59,6 +60,12 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
             qc.insert(k, v);
             v
         }
+    };
+    // quick_cache's own single-flight path (a placeholder while computing), as memo does.
+    let qc_flight_memo = |k: u64| {
+        qc_flight
+            .get_or_insert_with(&k, || Ok::<_, std::convert::Infallible>(compute(k)))
+            .unwrap_or_else(|e| match e {})
     };
     let moka_memo = |k: u64| {
         if let Some(v) = moka.get(&k) {
@@ -80,6 +87,7 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
         &memo_miss_ttl,
         &cached_miss,
         &cached_miss_ttl,
+        &qc_flight_memo,
     ] {
         for i in 0..warm {
             let k = UNIVERSE + i as u64; // keys the sequence never asks for
@@ -90,7 +98,7 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
         manual_memo(&format!("w:{i}"));
     }
 
-    let (mut c0, mut c1, mut c2, mut c3, mut c4, mut c5, mut c6) = (0, 0, 0, 0, 0, 0, 0);
+    let (mut c0, mut c1, mut c2, mut c3, mut c4, mut c5, mut c6, mut c7) = (0, 0, 0, 0, 0, 0, 0, 0);
     let benches = vec![
         Bench::new("quick_cache sync::Cache", |ops| {
             time_seq(&seq, &mut c0, ops, qc_memo)
@@ -113,6 +121,10 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
         Bench::new("memo manual get_or_insert_with (key pre-rendered)", |ops| {
             time_seq(&text_seq, &mut c6, ops, manual_memo)
         }),
+        Bench::new(
+            "reference: quick_cache get_or_insert_with (single-flight, as memo)",
+            |ops| time_seq(&seq, &mut c7, ops, qc_flight_memo),
+        ),
     ];
     let results = interleave(mode, benches);
     report.timings("W2 miss + insert + evict", &results, 0);
@@ -132,5 +144,11 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
         "W2: memo manual `get_or_insert_with` / `quick_cache`",
         "(none)",
         format!("{r:.2}x"),
+    );
+    let r = results[4].ratio_to(&results[7]).median;
+    report.info(
+        "W2: memo `#[cached]` / quick_cache `get_or_insert_with` (both single-flight)",
+        "(none)",
+        format!("{r:.2}x ({})", ns(results[7].summary().median)),
     );
 }
