@@ -126,7 +126,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
     };
     // Errors about the key's types (a part that is not `Hash + Eq`) are reported at the calls
     // that need them; both are spanned at the key part most likely to be the culprit.
-    if sig.asyncness.is_some() {
+    let call = if sig.asyncness.is_some() {
         let (hit, enter, run_async) = (
             Ident::new("hit", plan.blame),
             Ident::new("enter_async", plan.blame),
@@ -137,49 +137,44 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         // (looking again, waiting for another caller's computation, the body) is boxed: the
         // function's own future then holds the arguments and a pointer, not the body's future,
         // so that a hit does not move a large future around (one allocation per miss).
-        return quote! {
-            #attrs
-            #vis #sig {
-                let #site: &'static ::memo::__private::Site = #site_expr;
-                let #kind = #kind_expr;
-                match #site.#hit(&#key, #kind, #render, #owner) {
-                    ::core::option::Option::Some(#value) => #value,
-                    ::core::option::Option::None => ::std::boxed::Box::pin(async move {
-                        // Bound before the `match`, so the borrow of the arguments ends before
-                        // the body takes them.
-                        let #entry = #site.#enter(&#key, #kind, #render, #owner).await;
-                        match #entry {
-                            ::memo::__private::Entry::Hit(#value) => #value,
-                            ::memo::__private::Entry::Miss(#guard) => {
-                                #guard.#run_async(async move #body).await
-                            }
+        quote! {
+            match #site.#hit(&#key, #kind, #render, #owner) {
+                ::core::option::Option::Some(#value) => #value,
+                ::core::option::Option::None => ::std::boxed::Box::pin(async move {
+                    // Bound before the `match`, so the borrow of the arguments ends before the
+                    // body takes them.
+                    let #entry = #site.#enter(&#key, #kind, #render, #owner).await;
+                    match #entry {
+                        ::memo::__private::Entry::Hit(#value) => #value,
+                        ::memo::__private::Entry::Miss(#guard) => {
+                            #guard.#run_async(async move #body).await
                         }
-                    })
-                    .await,
-                }
+                    }
+                })
+                .await,
             }
-        };
-    }
-    let (enter, run) = (
-        Ident::new("enter", plan.blame),
-        Ident::new("run", plan.blame),
-    );
-    let (enter, run) = (
-        quote!(#site.#enter(&#key, #kind, #render, #owner)),
-        quote!(#guard.#run(move || -> #ret #body)),
-    );
+        }
+    } else {
+        let (enter, run) = (
+            Ident::new("enter", plan.blame),
+            Ident::new("run", plan.blame),
+        );
+        quote! {
+            // Bound before the `match`, so the borrow of the arguments ends before the body
+            // takes them.
+            let #entry = #site.#enter(&#key, #kind, #render, #owner);
+            match #entry {
+                ::memo::__private::Entry::Hit(#value) => #value,
+                ::memo::__private::Entry::Miss(#guard) => #guard.#run(move || -> #ret #body),
+            }
+        }
+    };
     quote! {
         #attrs
         #vis #sig {
             let #site: &'static ::memo::__private::Site = #site_expr;
             let #kind = #kind_expr;
-            // Bound before the `match`, so the borrow of the arguments ends before the body
-            // takes them.
-            let #entry = #enter;
-            match #entry {
-                ::memo::__private::Entry::Hit(#value) => #value,
-                ::memo::__private::Entry::Miss(#guard) => #run,
-            }
+            #call
         }
     }
 }
