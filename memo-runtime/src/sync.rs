@@ -42,37 +42,79 @@ const LOCK_STRIPES: usize = 8;
 
 /// The raw lock under [`ShardLock`].
 ///
-/// - A reader adds one to its thread's counter, then looks at `writer`: clear, it is in; set,
-///   it takes its one back and waits on the gate (which the writer holds) before trying again.
+/// - A reader counts an entry on its thread's stripe, then looks at `writer`: clear, it is in;
+///   set, it counts an exit, waits on the gate (which the writer holds) and tries again. It
+///   leaves by counting an exit.
 /// - A writer takes the gate (writers exclude each other there), sets `writer`, then waits
-///   until every counter reads zero; it leaves by clearing `writer` and releasing the gate.
+///   until every stripe shows as many exits as entries; it leaves by clearing `writer` and
+///   releasing the gate.
 ///
 /// Both sides write their own location and then read the other's, all sequentially
-/// consistent: of a reader's increment and the writer's flag, whichever comes first in the
-/// single total order is seen by the other side's read, so a reader and a writer are never
-/// inside together. A reader leaves with a release decrement, which the writer's load of zero
-/// synchronises with; a writer leaves with a release store of `writer`, which a later reader's
-/// load of it synchronises with.
+/// consistent: of a reader's entry and the writer's flag, whichever comes first in the single
+/// total order is seen by the other side's read, so a reader and a writer are never inside
+/// together. The writer reads a stripe's exits before its entries: every exit it sees is that
+/// of an entry made before (so one it also sees), while the entry of a reader still inside,
+/// made before the flag, is seen and its exit is not, so the two differ for as long as any
+/// reader is in (even one that entered twice, or whose thread meanwhile entered again and was
+/// turned away). A reader counts an exit with a release store, which the writer's load
+/// synchronises with; a writer leaves with a release store of `writer`, which a later
+/// reader's load of it synchronises with.
 ///
 /// A thread with a stripe of its own (the lease of [`thread_stripe`], the same one the
-/// [`Striped`] counters use) is the only writer of its counter, so it counts with a load and a
-/// store: entering costs one sequentially consistent store (the one fence a reader needs) and
-/// leaving a plain release store. Other threads add to the shared counter atomically. A thread
-/// keeps its stripe until it exits, and a guard cannot outlive the thread-local destructor (or
-/// function) that took it, so a read lock is released on the counter it was taken on.
-/// crossbeam's `ShardedLock`, used before, cost two atomic read-modify-writes and a lazily
-/// initialised thread-local per read, and locking and unlocking eight locks per write; a write
-/// here takes the gate, sets one flag and reads nine counters.
+/// [`Striped`] counters use) is the only writer of its two counts, so it counts with a load
+/// and a store: entering costs one sequentially consistent store (the one fence a reader
+/// needs) and leaving a plain release store. Entries and exits are two counts rather than one
+/// count of readers inside so that each is written once per read lock: back-to-back hits do
+/// not wait for one another's increment and decrement of the same word. Other threads count
+/// on the shared stripe atomically. A thread keeps its stripe until it exits, and a guard
+/// cannot outlive the thread-local destructor (or function) that took it, so a read lock is
+/// released on the stripe it was taken on. crossbeam's `ShardedLock`, used before, cost two
+/// atomic read-modify-writes and a lazily initialised thread-local per read, and locking and
+/// unlocking eight locks per write; a write here takes the gate, sets one flag and reads nine
+/// stripes.
 ///
 /// Writers are preferred: once `writer` is set no new reader gets in, as with `std`'s lock, so
 /// a thread must not take a read lock it already holds (memo does not; a cached value whose
 /// `Clone` calls its own cached function would, and can deadlock as it could with `std`'s).
 #[cfg(not(memo_shuttle))]
 pub(crate) struct StripedRawLock {
-    /// One counter per leased stripe, then the shared one.
-    readers: [crossbeam_utils::CachePadded<std::sync::atomic::AtomicUsize>; LOCK_STRIPES + 1],
+    /// One stripe per leased thread, then the shared one.
+    readers: [crossbeam_utils::CachePadded<ReaderCounts>; LOCK_STRIPES + 1],
     /// The flag, and the gate writers hold.
     writer: crossbeam_utils::CachePadded<(std::sync::atomic::AtomicBool, parking_lot::RawMutex)>,
+}
+
+/// The read locks taken and released on one stripe of a [`StripedRawLock`] (wrapping counts).
+#[cfg(not(memo_shuttle))]
+pub(crate) struct ReaderCounts {
+    entries: std::sync::atomic::AtomicUsize,
+    exits: std::sync::atomic::AtomicUsize,
+}
+
+#[cfg(not(memo_shuttle))]
+impl ReaderCounts {
+    const fn new() -> Self {
+        Self {
+            entries: std::sync::atomic::AtomicUsize::new(0),
+            exits: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether every entry counted has its exit: the exits are read first (see
+    /// [`StripedRawLock`]).
+    fn settled(&self) -> bool {
+        self.settled_with(|| ())
+    }
+
+    /// [`settled`](Self::settled), running `between` between its two reads (so that a test
+    /// can count in there).
+    #[inline]
+    fn settled_with(&self, between: impl FnOnce()) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        let exits = self.exits.load(SeqCst);
+        between();
+        self.entries.load(SeqCst) == exits
+    }
 }
 
 #[cfg(not(memo_shuttle))]
@@ -83,19 +125,36 @@ impl StripedRawLock {
         &self.writer.0
     }
 
-    /// Adds `by` (1 or -1 as wrapping) to this thread's counter; `order` is the store's (or
-    /// the shared counter's read-modify-write's) ordering.
+    /// Counts one on this thread's stripe, in the count `which` picks; `order` is the store's
+    /// (or the shared stripe's read-modify-write's) ordering.
     #[inline]
-    fn add(&self, by: usize, order: std::sync::atomic::Ordering) {
+    fn count(
+        &self,
+        which: fn(&ReaderCounts) -> &std::sync::atomic::AtomicUsize,
+        order: std::sync::atomic::Ordering,
+    ) {
         use std::sync::atomic::Ordering::Relaxed;
         let i = thread_stripe();
         if i < LOCK_STRIPES {
-            // This thread is the counter's only writer.
-            let c = &self.readers[i];
-            c.store(c.load(Relaxed).wrapping_add(by), order);
+            // This thread is the count's only writer.
+            let c = which(&self.readers[i]);
+            c.store(c.load(Relaxed).wrapping_add(1), order);
         } else {
-            self.readers[LOCK_STRIPES].fetch_add(by, order);
+            which(&self.readers[LOCK_STRIPES]).fetch_add(1, order);
         }
+    }
+
+    /// Counts an entry (sequentially consistent: it must be ordered before the look at
+    /// `writer`).
+    #[inline]
+    fn count_entry(&self) {
+        self.count(|c| &c.entries, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Counts an exit (release: what the reader read happens before the writer's write).
+    #[inline]
+    fn count_exit(&self) {
+        self.count(|c| &c.exits, std::sync::atomic::Ordering::Release);
     }
 
     /// [`lock_shared`](lock_api::RawRwLock::lock_shared) after a writer turned it away:
@@ -117,8 +176,7 @@ impl StripedRawLock {
 
     /// Whether no reader is inside.
     fn no_readers(&self) -> bool {
-        use std::sync::atomic::Ordering::SeqCst;
-        self.readers.iter().all(|r| r.load(SeqCst) == 0)
+        self.readers.iter().all(|r| r.settled())
     }
 }
 
@@ -128,7 +186,7 @@ impl StripedRawLock {
 #[allow(unsafe_code)]
 unsafe impl lock_api::RawRwLock for StripedRawLock {
     const INIT: Self = Self {
-        readers: [const { crossbeam_utils::CachePadded::new(std::sync::atomic::AtomicUsize::new(0)) };
+        readers: [const { crossbeam_utils::CachePadded::new(ReaderCounts::new()) };
             LOCK_STRIPES + 1],
         writer: crossbeam_utils::CachePadded::new((
             std::sync::atomic::AtomicBool::new(false),
@@ -148,10 +206,9 @@ unsafe impl lock_api::RawRwLock for StripedRawLock {
 
     #[inline]
     fn try_lock_shared(&self) -> bool {
-        use std::sync::atomic::Ordering::{Release, SeqCst};
-        self.add(1, SeqCst);
-        if self.writer_flag().load(SeqCst) {
-            self.add(usize::MAX, Release);
+        self.count_entry();
+        if self.writer_flag().load(std::sync::atomic::Ordering::SeqCst) {
+            self.count_exit();
             return false;
         }
         true
@@ -159,7 +216,7 @@ unsafe impl lock_api::RawRwLock for StripedRawLock {
 
     #[inline]
     unsafe fn unlock_shared(&self) {
-        self.add(usize::MAX, std::sync::atomic::Ordering::Release);
+        self.count_exit();
     }
 
     fn lock_exclusive(&self) {
@@ -424,7 +481,7 @@ mod model {
 
 #[cfg(all(test, not(memo_shuttle)))]
 mod tests {
-    use super::{EXCLUSIVE, LOCK_STRIPES, ShardLock, Striped};
+    use super::{EXCLUSIVE, LOCK_STRIPES, ShardLock, Striped, StripedRawLock, thread_stripe};
     use std::sync::{Barrier, mpsc};
 
     /// More threads at once than there are stripes of their own, then as many again after those
@@ -524,6 +581,32 @@ mod tests {
             }
         });
         assert_eq!(*lock.read(), (2 * WRITES, 2 * WRITES));
+    }
+
+    /// A writer that looks at a stripe while a reader is inside there, and meanwhile the same
+    /// thread enters again and is turned away (an entry and an exit counted between the
+    /// writer's two reads), still finds the reader inside: it reads the exits before the
+    /// entries.
+    #[test]
+    fn shard_lock_writer_sees_a_reader_that_entered_again_meanwhile() {
+        use lock_api::RawRwLock as _;
+        use std::sync::atomic::Ordering::SeqCst;
+        let lock = StripedRawLock::INIT;
+        assert!(lock.try_lock_shared());
+        // The writer's side, by hand: the flag, then the look at this thread's stripe.
+        lock.writer_flag().store(true, SeqCst);
+        let stripe = &lock.readers[thread_stripe().min(LOCK_STRIPES)];
+        let settled = stripe.settled_with(|| {
+            assert!(!lock.try_lock_shared(), "a reader got in past the flag");
+        });
+        assert!(!settled, "the writer missed a reader inside");
+        lock.writer_flag().store(false, SeqCst);
+        // SAFETY: the read lock taken above.
+        #[allow(unsafe_code)]
+        unsafe {
+            lock.unlock_shared();
+        }
+        assert!(stripe.settled());
     }
 
     /// A writer waits for a reader on another thread, and a reader for a writer.
