@@ -422,7 +422,8 @@ where
     /// The hit path of a cached call: the value if the key has a live one (a hit, counted), or
     /// `None` (not counted: the caller goes on to [`lookup_or_begin`](Self::lookup_or_begin),
     /// which counts the miss). It returns the bare value, so that nothing but the value moves.
-    #[inline]
+    #[allow(clippy::inline_always)] // the hit path: see `Site::enter`
+    #[inline(always)]
     pub(crate) fn get_hit<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Option<V> {
         self.get_hit_with(hash, key, V::clone).ok()
     }
@@ -431,7 +432,8 @@ where
     /// shard's read lock), or gives `read` back unused when there is no hit. The manual API
     /// reads its type-erased values through it, to copy the value out without touching the
     /// `Arc`'s shared count.
-    #[inline]
+    #[allow(clippy::inline_always)] // the hit path: see `Site::enter`
+    #[inline(always)]
     pub(crate) fn get_hit_with<Q, R, F>(&self, hash: u64, key: &Q, read: F) -> Result<R, F>
     where
         Q: KeyArgs<Owned = K> + ?Sized,
