@@ -35,8 +35,8 @@ pub(crate) type ShardLock<T> = lock_api::RwLock<StripedRawLock, T>;
 #[cfg(not(memo_shuttle))]
 pub(crate) type ShardWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, StripedRawLock, T>;
 
-/// How many threads at once have a reader counter of their own in every [`StripedRawLock`]
-/// (those whose [`thread_stripe`] is below it); the others share one more counter.
+/// How many threads at once have a reader stripe of their own in every [`StripedRawLock`]
+/// (those whose [`thread_stripe`] is below it); the others share one more stripe.
 #[cfg(not(memo_shuttle))]
 const LOCK_STRIPES: usize = 8;
 
@@ -181,7 +181,8 @@ impl StripedRawLock {
 }
 
 // SAFETY: a reader and a writer are never inside together, nor two writers (see the type's
-// documentation for the argument); each unlock undoes what its lock did, on the same counter.
+// documentation for the argument); each unlock counts the exit of its lock's entry, on the same
+// stripe.
 #[cfg(not(memo_shuttle))]
 #[allow(unsafe_code)]
 unsafe impl lock_api::RawRwLock for StripedRawLock {
@@ -194,7 +195,7 @@ unsafe impl lock_api::RawRwLock for StripedRawLock {
         )),
     };
 
-    // `unlock_shared` finds the counter through the thread it runs on.
+    // `unlock_shared` finds the stripe through the thread it runs on.
     type GuardMarker = lock_api::GuardNoSend;
 
     #[inline]
