@@ -454,7 +454,7 @@ where
         }
         let v = read(&slot.value);
         slot.meta.touch();
-        self.hits.incr();
+        self.hits.incr_at(shard.stripe());
         Ok(v)
     }
 

@@ -2,11 +2,12 @@
 //! replace them.
 //!
 //! Normally these are `parking_lot`'s locks, memo's own reader-writer lock for store shards
-//! ([`ShardLock`], the crate's one `unsafe impl`: `lock_api`'s raw-lock trait), and `std`'s
-//! atomics. Built with
+//! ([`ShardLock`]: an `UnsafeCell` behind a lock of memo's design, the crate's unsafe code
+//! besides `Erased`), and `std`'s atomics. Built with
 //! `RUSTFLAGS="--cfg memo_shuttle"`, they are [shuttle](https://docs.rs/shuttle)'s, wrapped to
-//! the same API, so that the model tests (`src/model_tests.rs`) can explore the interleavings of
-//! single-flight, fencing, panics and cancellation.
+//! the same API (the shard lock is the same code over shuttle's atomics), so that the model
+//! tests (`src/model_tests.rs`) can explore the interleavings of the shard lock, single-flight,
+//! fencing, panics and cancellation.
 
 use std::cell::Cell;
 
@@ -27,18 +28,172 @@ pub(crate) use shuttle::thread_local;
 /// The lock of one store shard: a reader-writer lock whose readers count themselves on a cache
 /// line of their own thread's ([`StripedRawLock`]), so that hits on two cores write no cache
 /// line in common, and whose writer announces itself with one flag and then waits for the
-/// readers already inside to leave. Built on `lock_api`, so guards are the usual ones; no
-/// poisoning (no user code runs while a shard is written but key comparisons, and a panic
-/// there leaves the shard consistent).
-#[cfg(not(memo_shuttle))]
-pub(crate) type ShardLock<T> = lock_api::RwLock<StripedRawLock, T>;
-#[cfg(not(memo_shuttle))]
-pub(crate) type ShardWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, StripedRawLock, T>;
+/// readers already inside to leave. No poisoning (no user code runs while a shard is written
+/// but key comparisons, and a panic there leaves the shard consistent).
+///
+/// The same code runs in the model build, over shuttle's atomics, so the model tests explore
+/// this lock's interleavings too (with [`LOCK_STRIPES`] small enough that their threads also
+/// share a stripe).
+pub(crate) struct ShardLock<T> {
+    raw: StripedRawLock,
+    data: std::cell::UnsafeCell<T>,
+}
+
+// SAFETY: as for `std`'s `RwLock`: the lock hands `&mut T` to one thread at a time (so `T`
+// moves between threads: `Send`) and `&T` to several threads at once (`Sync`); see
+// `StripedRawLock` for why a reader and a writer are never inside together.
+#[allow(unsafe_code)]
+unsafe impl<T: Send> Send for ShardLock<T> {}
+// SAFETY: see above.
+#[allow(unsafe_code)]
+unsafe impl<T: Send + Sync> Sync for ShardLock<T> {}
+
+impl<T> ShardLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            raw: StripedRawLock::new(),
+            data: std::cell::UnsafeCell::new(value),
+        }
+    }
+
+    /// Locks for reading, waiting for a writer inside or on its way.
+    #[inline]
+    pub(crate) fn read(&self) -> ShardReadGuard<'_, T> {
+        let stripe = lock_stripe();
+        if !self.raw.try_enter(stripe) {
+            self.raw.enter_slow(stripe);
+        }
+        ShardReadGuard {
+            lock: self,
+            stripe,
+            not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// Locks for reading if no writer is inside or on its way.
+    #[cfg(test)]
+    pub(crate) fn try_read(&self) -> Option<ShardReadGuard<'_, T>> {
+        let stripe = lock_stripe();
+        // `then`, not `then_some`: a guard made and dropped would count an exit.
+        self.raw.try_enter(stripe).then(|| ShardReadGuard {
+            lock: self,
+            stripe,
+            not_send: std::marker::PhantomData,
+        })
+    }
+
+    /// Locks for writing, waiting for the readers inside and any other writer.
+    pub(crate) fn write(&self) -> ShardWriteGuard<'_, T> {
+        self.raw.lock_exclusive();
+        ShardWriteGuard {
+            lock: self,
+            not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// Locks for writing if nobody is inside.
+    #[cfg(all(test, not(memo_shuttle)))]
+    pub(crate) fn try_write(&self) -> Option<ShardWriteGuard<'_, T>> {
+        // `then`, not `then_some`: a guard made and dropped would unlock.
+        self.raw.try_lock_exclusive().then(|| ShardWriteGuard {
+            lock: self,
+            not_send: std::marker::PhantomData,
+        })
+    }
+}
+
+/// A read lock on a [`ShardLock`]. It carries the stripe it was counted on, so that leaving
+/// counts there without looking the thread's stripe up again, and so that the hit counters can
+/// count on the same stripe ([`Striped::incr_at`]). Not `Send`: it must be released by the
+/// thread whose stripe it counted on.
+pub(crate) struct ShardReadGuard<'a, T> {
+    lock: &'a ShardLock<T>,
+    stripe: usize,
+    not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl<T> ShardReadGuard<'_, T> {
+    /// This thread's stripe index (see [`thread_stripe`]).
+    #[inline]
+    pub(crate) fn stripe(&self) -> usize {
+        self.stripe
+    }
+}
+
+impl<T> std::ops::Deref for ShardReadGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    #[allow(unsafe_code)]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock for reading, so no writer is inside and no `&mut T`
+        // exists while the returned reference (tied to the guard) lives.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for ShardReadGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.raw.exit(self.stripe);
+    }
+}
+
+/// A write lock on a [`ShardLock`]. Not `Send`: the gate it holds is released by the thread
+/// that took it.
+pub(crate) struct ShardWriteGuard<'a, T> {
+    lock: &'a ShardLock<T>,
+    not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl<T> std::ops::Deref for ShardWriteGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    #[allow(unsafe_code)]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock for writing: nobody else is inside.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> std::ops::DerefMut for ShardWriteGuard<'_, T> {
+    #[inline]
+    #[allow(unsafe_code)]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock for writing: nobody else is inside, and the
+        // returned reference borrows the guard mutably, so it is the only one.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for ShardWriteGuard<'_, T> {
+    #[inline]
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: the guard's lock was taken for writing on this thread (the guard is not
+        // `Send`) and is released once, here.
+        unsafe { self.lock.raw.unlock_exclusive() };
+    }
+}
 
 /// How many threads at once have a reader stripe of their own in every [`StripedRawLock`]
-/// (those whose [`thread_stripe`] is below it); the others share one more stripe.
+/// (those whose stripe index is below it); the others share one more stripe. Two in the model
+/// build, whose tests run three or four threads.
 #[cfg(not(memo_shuttle))]
 const LOCK_STRIPES: usize = 8;
+#[cfg(memo_shuttle)]
+const LOCK_STRIPES: usize = 2;
+
+/// The stripe index a read lock counts on: the thread's lease ([`thread_stripe`]); in the model
+/// build, where all model threads run on one OS thread, the model thread's number.
+#[cfg(not(memo_shuttle))]
+#[inline]
+fn lock_stripe() -> usize {
+    thread_stripe()
+}
+#[cfg(memo_shuttle)]
+fn lock_stripe() -> usize {
+    usize::from(shuttle::thread::current().id())
+}
 
 /// The raw lock under [`ShardLock`].
 ///
@@ -66,37 +221,34 @@ const LOCK_STRIPES: usize = 8;
 /// needs) and leaving a plain release store. Entries and exits are two counts rather than one
 /// count of readers inside so that each is written once per read lock: back-to-back hits do
 /// not wait for one another's increment and decrement of the same word. Other threads count
-/// on the shared stripe atomically. A thread keeps its stripe until it exits, and a guard
-/// cannot outlive the thread-local destructor (or function) that took it, so a read lock is
-/// released on the stripe it was taken on. crossbeam's `ShardedLock`, used before, cost two
-/// atomic read-modify-writes and a lazily initialised thread-local per read, and locking and
-/// unlocking eight locks per write; a write here takes the gate, sets one flag and reads nine
-/// stripes.
+/// on the shared stripe atomically. The read guard carries the stripe index it counted on;
+/// a thread keeps its lease until it exits, and a guard, which is not `Send`, cannot outlive
+/// the thread-local destructor (or function) that took it, so no other thread can hold that
+/// index meanwhile. crossbeam's `ShardedLock`, used before, cost two atomic read-modify-writes
+/// and a lazily initialised thread-local per read, and locking and unlocking eight locks per
+/// write; a write here takes the gate, sets one flag and reads nine stripes.
 ///
 /// Writers are preferred: once `writer` is set no new reader gets in, as with `std`'s lock, so
 /// a thread must not take a read lock it already holds (memo does not; a cached value whose
 /// `Clone` calls its own cached function would, and can deadlock as it could with `std`'s).
-#[cfg(not(memo_shuttle))]
 pub(crate) struct StripedRawLock {
     /// One stripe per leased thread, then the shared one.
     readers: [crossbeam_utils::CachePadded<ReaderCounts>; LOCK_STRIPES + 1],
     /// The flag, and the gate writers hold.
-    writer: crossbeam_utils::CachePadded<(std::sync::atomic::AtomicBool, parking_lot::RawMutex)>,
+    writer: crossbeam_utils::CachePadded<(AtomicBool, Gate)>,
 }
 
 /// The read locks taken and released on one stripe of a [`StripedRawLock`] (wrapping counts).
-#[cfg(not(memo_shuttle))]
 pub(crate) struct ReaderCounts {
-    entries: std::sync::atomic::AtomicUsize,
-    exits: std::sync::atomic::AtomicUsize,
+    entries: AtomicUsize,
+    exits: AtomicUsize,
 }
 
-#[cfg(not(memo_shuttle))]
 impl ReaderCounts {
-    const fn new() -> Self {
+    fn new() -> Self {
         Self {
-            entries: std::sync::atomic::AtomicUsize::new(0),
-            exits: std::sync::atomic::AtomicUsize::new(0),
+            entries: AtomicUsize::new(0),
+            exits: AtomicUsize::new(0),
         }
     }
 
@@ -110,65 +262,74 @@ impl ReaderCounts {
     /// can count in there).
     #[inline]
     fn settled_with(&self, between: impl FnOnce()) -> bool {
-        use std::sync::atomic::Ordering::SeqCst;
-        let exits = self.exits.load(SeqCst);
+        let exits = self.exits.load(Ordering::SeqCst);
         between();
-        self.entries.load(SeqCst) == exits
+        self.entries.load(Ordering::SeqCst) == exits
     }
 }
 
-#[cfg(not(memo_shuttle))]
 impl StripedRawLock {
+    fn new() -> Self {
+        Self {
+            readers: std::array::from_fn(
+                |_| crossbeam_utils::CachePadded::new(ReaderCounts::new()),
+            ),
+            writer: crossbeam_utils::CachePadded::new((AtomicBool::new(false), Gate::new())),
+        }
+    }
+
     /// Whether a writer is in or on its way.
     #[inline]
-    fn writer_flag(&self) -> &std::sync::atomic::AtomicBool {
+    fn writer_flag(&self) -> &AtomicBool {
         &self.writer.0
     }
 
-    /// Counts one on this thread's stripe, in the count `which` picks; `order` is the store's
-    /// (or the shared stripe's read-modify-write's) ordering.
+    /// Counts one on `stripe`, in the count `which` picks; `order` is the store's (or the
+    /// shared stripe's read-modify-write's) ordering.
     #[inline]
-    fn count(
-        &self,
-        which: fn(&ReaderCounts) -> &std::sync::atomic::AtomicUsize,
-        order: std::sync::atomic::Ordering,
-    ) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let i = thread_stripe();
-        if i < LOCK_STRIPES {
+    fn count(&self, stripe: usize, which: fn(&ReaderCounts) -> &AtomicUsize, order: Ordering) {
+        if stripe < LOCK_STRIPES {
             // This thread is the count's only writer.
-            let c = which(&self.readers[i]);
-            c.store(c.load(Relaxed).wrapping_add(1), order);
+            let c = which(&self.readers[stripe]);
+            c.store(c.load(Ordering::Relaxed).wrapping_add(1), order);
         } else {
             which(&self.readers[LOCK_STRIPES]).fetch_add(1, order);
         }
     }
 
-    /// Counts an entry (sequentially consistent: it must be ordered before the look at
-    /// `writer`).
+    /// Counts an entry on `stripe` and looks at the writer flag: whether the reader is in
+    /// (if not, its exit is counted too). The entry is sequentially consistent: it must be
+    /// ordered before the look at the flag.
     #[inline]
-    fn count_entry(&self) {
-        self.count(|c| &c.entries, std::sync::atomic::Ordering::SeqCst);
+    fn try_enter(&self, stripe: usize) -> bool {
+        self.count(stripe, |c| &c.entries, Ordering::SeqCst);
+        if self.writer_flag().load(Ordering::SeqCst) {
+            self.exit(stripe);
+            return false;
+        }
+        true
     }
 
-    /// Counts an exit (release: what the reader read happens before the writer's write).
+    /// Counts an exit on `stripe` (release: what the reader read happens before the writer's
+    /// write).
     #[inline]
-    fn count_exit(&self) {
-        self.count(|c| &c.exits, std::sync::atomic::Ordering::Release);
+    fn exit(&self, stripe: usize) {
+        self.count(stripe, |c| &c.exits, Ordering::Release);
     }
 
-    /// [`lock_shared`](lock_api::RawRwLock::lock_shared) after a writer turned it away:
-    /// waits for each writer on the gate, which the writer holds, and tries again.
+    /// Entering after a writer turned the reader away: waits for each writer on the gate,
+    /// which the writer holds, and tries again.
     #[cold]
     #[inline(never)]
-    #[allow(unsafe_code)]
-    fn lock_shared_slow(&self) {
-        use lock_api::{RawMutex as _, RawRwLock as _};
+    fn enter_slow(&self, stripe: usize) {
         loop {
             self.writer.1.lock();
             // SAFETY: this thread took the gate on the line above.
-            unsafe { self.writer.1.unlock() };
-            if self.try_lock_shared() {
+            #[allow(unsafe_code)]
+            unsafe {
+                self.writer.1.unlock();
+            }
+            if self.try_enter(stripe) {
                 return;
             }
         }
@@ -178,88 +339,118 @@ impl StripedRawLock {
     fn no_readers(&self) -> bool {
         self.readers.iter().all(|r| r.settled())
     }
-}
-
-// SAFETY: a reader and a writer are never inside together, nor two writers (see the type's
-// documentation for the argument); each unlock counts the exit of its lock's entry, on the same
-// stripe.
-#[cfg(not(memo_shuttle))]
-#[allow(unsafe_code)]
-unsafe impl lock_api::RawRwLock for StripedRawLock {
-    const INIT: Self = Self {
-        readers: [const { crossbeam_utils::CachePadded::new(ReaderCounts::new()) };
-            LOCK_STRIPES + 1],
-        writer: crossbeam_utils::CachePadded::new((
-            std::sync::atomic::AtomicBool::new(false),
-            <parking_lot::RawMutex as lock_api::RawMutex>::INIT,
-        )),
-    };
-
-    // `unlock_shared` finds the stripe through the thread it runs on.
-    type GuardMarker = lock_api::GuardNoSend;
-
-    #[inline]
-    fn lock_shared(&self) {
-        if !self.try_lock_shared() {
-            self.lock_shared_slow();
-        }
-    }
-
-    #[inline]
-    fn try_lock_shared(&self) -> bool {
-        self.count_entry();
-        if self.writer_flag().load(std::sync::atomic::Ordering::SeqCst) {
-            self.count_exit();
-            return false;
-        }
-        true
-    }
-
-    #[inline]
-    unsafe fn unlock_shared(&self) {
-        self.count_exit();
-    }
 
     fn lock_exclusive(&self) {
-        use lock_api::RawMutex as _;
         self.writer.1.lock();
-        self.writer_flag()
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.writer_flag().store(true, Ordering::SeqCst);
         let backoff = crossbeam_utils::Backoff::new();
         while !self.no_readers() {
-            backoff.snooze();
+            snooze(&backoff);
         }
     }
 
+    #[cfg(all(test, not(memo_shuttle)))]
     fn try_lock_exclusive(&self) -> bool {
-        use lock_api::RawMutex as _;
-        use std::sync::atomic::Ordering::{Release, SeqCst};
         if !self.writer.1.try_lock() {
             return false;
         }
-        self.writer_flag().store(true, SeqCst);
+        self.writer_flag().store(true, Ordering::SeqCst);
         if self.no_readers() {
             return true;
         }
-        self.writer_flag().store(false, Release);
+        self.writer_flag().store(false, Ordering::Release);
         // SAFETY: this thread took the gate above.
-        unsafe { self.writer.1.unlock() };
+        #[allow(unsafe_code)]
+        unsafe {
+            self.writer.1.unlock();
+        }
         false
     }
 
+    /// # Safety
+    ///
+    /// This thread holds the lock for writing.
+    #[allow(unsafe_code)]
     unsafe fn unlock_exclusive(&self) {
-        use lock_api::RawMutex as _;
-        self.writer_flag()
-            .store(false, std::sync::atomic::Ordering::Release);
-        // SAFETY: the caller holds the lock exclusively, so this thread holds the gate.
+        self.writer_flag().store(false, Ordering::Release);
+        // SAFETY: the caller holds the lock for writing, so this thread holds the gate.
         unsafe { self.writer.1.unlock() };
     }
 }
 
+/// The mutex writers of a [`StripedRawLock`] take first, and on which readers turned away
+/// wait: `parking_lot`'s raw mutex (readers park there while a writer is in).
+#[cfg(not(memo_shuttle))]
+struct Gate(parking_lot::RawMutex);
+
+#[cfg(not(memo_shuttle))]
+impl Gate {
+    fn new() -> Self {
+        Self(<parking_lot::RawMutex as parking_lot::lock_api::RawMutex>::INIT)
+    }
+
+    fn lock(&self) {
+        parking_lot::lock_api::RawMutex::lock(&self.0);
+    }
+
+    #[cfg(all(test, not(memo_shuttle)))]
+    fn try_lock(&self) -> bool {
+        parking_lot::lock_api::RawMutex::try_lock(&self.0)
+    }
+
+    /// # Safety
+    ///
+    /// This thread holds the gate.
+    #[allow(unsafe_code)]
+    unsafe fn unlock(&self) {
+        // SAFETY: the caller holds the gate.
+        unsafe { parking_lot::lock_api::RawMutex::unlock(&self.0) };
+    }
+}
+
+/// The model build's gate: a flag that model threads spin on, yielding to the scheduler.
 #[cfg(memo_shuttle)]
-pub(crate) use model::RwLock as ShardLock;
+struct Gate(AtomicBool);
+
 #[cfg(memo_shuttle)]
-pub(crate) type ShardWriteGuard<'a, T> = shuttle::sync::RwLockWriteGuard<'a, T>;
+impl Gate {
+    fn new() -> Self {
+        Self(AtomicBool::new(false))
+    }
+
+    fn lock(&self) {
+        while !self.try_lock() {
+            shuttle::thread::yield_now();
+        }
+    }
+
+    fn try_lock(&self) -> bool {
+        self.0
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// # Safety
+    ///
+    /// This thread holds the gate.
+    #[allow(unsafe_code)]
+    unsafe fn unlock(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// One wait of a writer for the readers inside: spin, then yield the core; in the model
+/// build, yield to the scheduler.
+#[inline]
+fn snooze(backoff: &crossbeam_utils::Backoff) {
+    #[cfg(not(memo_shuttle))]
+    backoff.snooze();
+    #[cfg(memo_shuttle)]
+    {
+        let _ = backoff;
+        shuttle::thread::yield_now();
+    }
+}
 
 /// How many threads at once have a stripe of their own in every [`Striped`] counter; threads
 /// beyond them share one more stripe (still exact: that one is added to atomically).
@@ -286,8 +477,14 @@ impl Striped {
     /// Adds one.
     #[inline]
     pub(crate) fn incr(&self) {
+        self.incr_at(thread_stripe());
+    }
+
+    /// Adds one on the stripe `i`, which is this thread's [`thread_stripe`] (a read guard's
+    /// [`stripe`](ShardReadGuard::stripe), to save looking it up again).
+    #[inline]
+    pub(crate) fn incr_at(&self, i: usize) {
         use std::sync::atomic::Ordering::Relaxed;
-        let i = thread_stripe();
         if i < EXCLUSIVE {
             // This thread is the stripe's only writer.
             let c = &self.0[i];
@@ -590,24 +787,20 @@ mod tests {
     /// entries.
     #[test]
     fn shard_lock_writer_sees_a_reader_that_entered_again_meanwhile() {
-        use lock_api::RawRwLock as _;
         use std::sync::atomic::Ordering::SeqCst;
-        let lock = StripedRawLock::INIT;
-        assert!(lock.try_lock_shared());
+        let lock = StripedRawLock::new();
+        let stripe = thread_stripe();
+        assert!(lock.try_enter(stripe));
         // The writer's side, by hand: the flag, then the look at this thread's stripe.
         lock.writer_flag().store(true, SeqCst);
-        let stripe = &lock.readers[thread_stripe().min(LOCK_STRIPES)];
-        let settled = stripe.settled_with(|| {
-            assert!(!lock.try_lock_shared(), "a reader got in past the flag");
+        let counts = &lock.readers[stripe.min(LOCK_STRIPES)];
+        let settled = counts.settled_with(|| {
+            assert!(!lock.try_enter(stripe), "a reader got in past the flag");
         });
         assert!(!settled, "the writer missed a reader inside");
         lock.writer_flag().store(false, SeqCst);
-        // SAFETY: the read lock taken above.
-        #[allow(unsafe_code)]
-        unsafe {
-            lock.unlock_shared();
-        }
-        assert!(stripe.settled());
+        lock.exit(stripe);
+        assert!(counts.settled());
     }
 
     /// A writer waits for a reader on another thread, and a reader for a writer.
