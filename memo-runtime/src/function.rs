@@ -141,7 +141,7 @@ impl Site {
     ///
     /// With the text of [`CallError::Recursion`] when the call waits for a computation of the
     /// same key that this thread is running.
-    // The hit path (this, `look`, `store`, `Store::get_hit_with`) is always inlined into the
+    // The hit path (this, `look`, `store`, `Store::get_hit`) is always inlined into the
     // cached function, down to the shard lock; the miss path is out of line (`enter_slow`).
     // Left to `#[inline]`, it stops being inlined once two cached functions share key and
     // value types (one instance, two callers): a call and a returned `Entry` in memory, 1 ns

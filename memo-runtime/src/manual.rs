@@ -147,41 +147,10 @@ impl Cache {
         let hash = self.ty.manual_hash(key);
         let store = self.store(key);
         // A hit first, under the read lock and without touching the value's `Arc`.
-        if let Ok(found) = store.get_hit_with(hash, key, read_as::<V>) {
-            return Ok(match found {
-                Some(v) => v,
-                None => compute(),
-            });
-        }
-        let mut count = true;
-        let found = loop {
-            match store.lookup_or_begin(hash, key, count) {
-                Begin::Hit(v) => break Some(v),
-                Begin::Wait(flight) => {
-                    if let Some(v) = flight.wait() {
-                        break Some(v);
-                    }
-                }
-                Begin::Recursion => {
-                    return Err(CallError::Recursion {
-                        key: key.to_owned(),
-                    });
-                }
-                Begin::Lead { id, timed } => {
-                    let leader = Leader::new(store, hash, id, timed);
-                    let value = {
-                        let _running = RunningMark::new(id);
-                        compute()
-                    };
-                    leader.finish(Some(Arc::new(value.clone()) as ManualValue));
-                    return Ok(value);
-                }
-            }
-            count = false;
-        };
-        match found.as_deref().and_then(|v| v.downcast_ref::<V>()) {
-            Some(v) => Ok(v.clone()),
-            None => Ok(compute()),
+        match store.get_hit_with(hash, key, read_as::<V>) {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Ok(compute()),
+            Err(_) => get_or_insert_after_no_hit(store, hash, key, compute),
         }
     }
 
@@ -319,6 +288,51 @@ impl Cache {
             ));
         }
         crate::registry::type_stats(self.ty, activity)
+    }
+}
+
+/// [`Cache::try_get_or_insert_with`] once the hit path found nothing (out of line, so that the
+/// hit path stays small): waits for the computation in flight, or computes.
+#[inline(never)]
+fn get_or_insert_after_no_hit<V, F>(
+    store: &'static ManualStore,
+    hash: u64,
+    key: &str,
+    compute: F,
+) -> Result<V, CallError>
+where
+    V: Clone + Send + Sync + 'static,
+    F: FnOnce() -> V,
+{
+    let mut count = true;
+    let found = loop {
+        match store.lookup_or_begin(hash, key, count) {
+            Begin::Hit(v) => break Some(v),
+            Begin::Wait(flight) => {
+                if let Some(v) = flight.wait() {
+                    break Some(v);
+                }
+            }
+            Begin::Recursion => {
+                return Err(CallError::Recursion {
+                    key: key.to_owned(),
+                });
+            }
+            Begin::Lead { id, timed } => {
+                let leader = Leader::new(store, hash, id, timed);
+                let value = {
+                    let _running = RunningMark::new(id);
+                    compute()
+                };
+                leader.finish(Some(Arc::new(value.clone()) as ManualValue));
+                return Ok(value);
+            }
+        }
+        count = false;
+    };
+    match found.as_deref().and_then(|v| v.downcast_ref::<V>()) {
+        Some(v) => Ok(v.clone()),
+        None => Ok(compute()),
     }
 }
 
