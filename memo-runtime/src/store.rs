@@ -12,14 +12,14 @@
 //! invalidated by exact key never render a key on their miss path.
 //!
 //! Locks: one reader-writer lock per shard ([`ShardLock`]), held only for table work (never while
-//! user computations run). Hits take it for reading, and a reader counts its entry and exit on a stripe
-//! of its own thread's, so hits on different cores share no written cache line. The miss of a key the
-//! table does not hold also takes it for reading, and registers its computation under the
-//! shard's in-flight mutex ([`InFlight`]); everything else (storing values, expired entries,
-//! evictions, invalidations, LRU) takes it for writing, and then reaches the in-flight records
-//! without locking. The order is shard, then in-flight mutex, then index shard; no code holds
-//! two shards of one table at once. Values removed from the table are dropped after the lock is
-//! released.
+//! user computations run). Hits take it for reading, and a reader counts its entry and exit on a
+//! stripe of its own thread's, so hits on different cores share no written cache line. The miss
+//! of a key the table does not hold also takes it for reading, and registers its computation
+//! under the shard's in-flight mutex ([`InFlight`]); everything else (storing values, expired
+//! entries, evictions, invalidations, LRU) takes it for writing, and then reaches the in-flight
+//! records without locking. The order is shard, then in-flight mutex, then index shard; no code
+//! holds two shards of one table at once. Values removed from the table are dropped after the
+//! lock is released.
 
 use std::any::Any;
 use std::cell::RefCell;
