@@ -300,48 +300,103 @@ impl Policy {
     }
 }
 
-/// Hashes of keys recently evicted from the small queue (S3-FIFO's ghost queue).
+/// Hashes of keys recently evicted from the small queue (S3-FIFO's ghost queue), as 32-bit
+/// fingerprints in a set-associative array: a fingerprint picks one bucket (one cache line)
+/// and each bucket forgets its oldest fingerprint first, so the array as a whole forgets in
+/// about the order it learnt. Remembering and looking up a hash touch one cache line, and a
+/// remembered hash takes 4 bytes.
+///
+/// It holds at least as many fingerprints as the shard has live entries (growing with them,
+/// by a quarter more at a time), as the paper's ghost queue holds as many as the main queue.
+/// Two keys of one shard share a fingerprint with probability 2^-32; the only effect is that a
+/// key may be admitted to the main queue once when it should not have been.
 #[derive(Debug, Default)]
 struct Ghost {
-    order: VecDeque<u64>,
-    members: HashTable<(u64, u32)>,
+    buckets: Vec<GhostBucket>,
+}
+
+/// Fingerprints per ghost bucket (the sixteenth word of the line is the bucket's cursor).
+const GHOST_WAYS: usize = 15;
+
+/// One cache line of the ghost: fingerprints (0: empty) and where the next one goes.
+#[derive(Debug, Default, Clone, Copy)]
+#[repr(align(64))]
+struct GhostBucket {
+    fingerprints: [u32; GHOST_WAYS],
+    next: u32,
+}
+
+impl GhostBucket {
+    fn add(&mut self, fingerprint: u32) {
+        if !self.fingerprints.contains(&fingerprint) {
+            self.fingerprints[self.next as usize] = fingerprint;
+            self.next = (self.next + 1) % GHOST_WAYS as u32;
+        }
+    }
 }
 
 impl Ghost {
+    /// A hash's fingerprint: its low 32 bits (the shard is chosen by higher ones), never 0.
+    fn fingerprint(hash: u64) -> u32 {
+        #[allow(clippy::cast_possible_truncation)] // the low half, on purpose
+        let f = hash as u32;
+        f.max(1)
+    }
+
+    /// The bucket of a fingerprint (a multiply-shift, so any bucket count works).
+    fn bucket_of(&self, fingerprint: u32) -> usize {
+        #[allow(clippy::cast_possible_truncation)] // < buckets.len()
+        let i = ((u64::from(fingerprint) * self.buckets.len() as u64) >> 32) as usize;
+        i
+    }
+
+    fn capacity(&self) -> usize {
+        self.buckets.len() * GHOST_WAYS
+    }
+
+    /// Remembers a hash, holding at least `limit` fingerprints.
     fn insert(&mut self, hash: u64, limit: usize) {
-        while self.order.len() >= limit {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            self.forget(old);
+        if limit > self.capacity() {
+            self.grow(limit + limit / 4);
         }
-        self.order.push_back(hash);
-        match self.members.find_mut(hash, |e| e.0 == hash) {
-            Some(e) => e.1 += 1,
-            None => {
-                self.members.insert_unique(hash, (hash, 1), |e| e.0);
+        let f = Self::fingerprint(hash);
+        let i = self.bucket_of(f);
+        self.buckets[i].add(f);
+    }
+
+    /// Makes room for `size` fingerprints, keeping those remembered (in bucket order, not
+    /// exactly the order they were learnt).
+    fn grow(&mut self, size: usize) {
+        let old = std::mem::replace(
+            &mut self.buckets,
+            vec![GhostBucket::default(); size.div_ceil(GHOST_WAYS)],
+        );
+        for bucket in old {
+            for k in 0..GHOST_WAYS {
+                // Oldest first: the slot at the cursor was written longest ago.
+                let f = bucket.fingerprints[(bucket.next as usize + k) % GHOST_WAYS];
+                if f != 0 {
+                    let i = self.bucket_of(f);
+                    self.buckets[i].add(f);
+                }
             }
         }
     }
 
-    fn forget(&mut self, hash: u64) {
-        if let Ok(e) = self.members.find_entry(hash, |e| e.0 == hash) {
-            if e.get().1 > 1 {
-                e.into_mut().1 -= 1;
-            } else {
-                e.remove();
-            }
-        }
-    }
-
-    /// Whether the hash was remembered; a remembered hash is forgotten (its place in `order`
-    /// ages out by itself).
+    /// Whether the hash was remembered; a remembered hash is forgotten.
     fn remove(&mut self, hash: u64) -> bool {
-        let found = self.members.find(hash, |e| e.0 == hash).is_some();
-        if found {
-            self.forget(hash);
+        if self.buckets.is_empty() {
+            return false;
         }
-        found
+        let f = Self::fingerprint(hash);
+        let i = self.bucket_of(f);
+        match self.buckets[i].fingerprints.iter_mut().find(|x| **x == f) {
+            Some(slot) => {
+                *slot = 0;
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -414,6 +469,55 @@ mod tests {
         insert(&mut p, &mut t, gone);
         let back = t.find(gone, |s| s.key == gone).unwrap();
         assert_eq!(back.meta.queue, QueueId::Main);
+    }
+
+    /// Distinct pseudo-random hashes from a fixed seed.
+    fn hashes(n: usize) -> Vec<u64> {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ghost_remembers_about_its_limit_and_forgets_the_oldest() {
+        let hs = hashes(1000);
+        let mut g = Ghost::default();
+        for &h in &hs {
+            g.insert(h, 100);
+        }
+        assert!(g.capacity() >= 100 && g.capacity() <= 150);
+        let recent = hs[900..].iter().filter(|&&h| g.remove(h)).count();
+        assert!(recent >= 90, "{recent} of the last 100 remembered");
+        let old = hs[..500].iter().filter(|&&h| g.remove(h)).count();
+        assert_eq!(old, 0, "the oldest half is forgotten");
+    }
+
+    #[test]
+    fn ghost_forgets_what_it_readmits_and_keeps_what_it_knew_when_growing() {
+        let hs = hashes(40);
+        let mut g = Ghost::default();
+        assert!(!g.remove(hs[0]));
+        for &h in &hs[..10] {
+            g.insert(h, 16);
+        }
+        assert!(g.remove(hs[0]));
+        assert!(!g.remove(hs[0]), "a readmitted hash is forgotten");
+        for &h in &hs[10..] {
+            g.insert(h, 1000);
+        }
+        assert!(g.capacity() >= 1000);
+        assert!(
+            hs[1..].iter().all(|&h| g.remove(h)),
+            "growing forgets nothing"
+        );
+        g.insert(0, 16);
+        assert!(g.remove(0), "a hash whose low half is 0 is remembered too");
     }
 
     #[test]

@@ -1546,10 +1546,11 @@ where
 pub(crate) fn entry_bytes<K, V>(indexed: bool) -> usize {
     let slot = std::mem::size_of::<Slot<K, V>>() + 1; // + hashbrown's control byte
     let queue = std::mem::size_of::<u64>() + std::mem::size_of::<u32>(); // one policy queue item
+    let ghost = 5; // S3-FIFO's ghost: a 4-byte fingerprint per entry, a quarter spare
     // A group of the secondary index: tag, first member and its count, spill pointer.
     let index = if indexed { 33 } else { 0 };
     // Tables run at most 7/8 full.
-    (slot + index) * 8 / 7 + queue
+    (slot + index) * 8 / 7 + queue + ghost
 }
 
 #[cfg(test)]
