@@ -141,8 +141,9 @@ impl Site {
     ///
     /// With the text of [`CallError::Recursion`] when the call waits for a computation of the
     /// same key that this thread is running.
-    // The hit path (this, `look`, `store`, `Store::get_hit`) is always inlined into the
-    // cached function, down to the shard lock; the miss path is out of line (`enter_slow`).
+    // The hit path (this, `store`, `Store::get_or_begin`) is always inlined into the cached
+    // function, down to the shard lock; the miss path is out of line (`Store::begin_absent`
+    // under the hit path's read lock, then `enter_slow`).
     // Left to `#[inline]`, it stops being inlined once two cached functions share key and
     // value types (one instance, two callers): a call and a returned `Entry` in memory, 1 ns
     // of a 10 ns `u64` hit in W1.
@@ -159,30 +160,12 @@ impl Site {
         A: KeyArgs + ?Sized,
         Kd: Kind,
     {
-        let (store, hash, ready) = self.look::<A, Kd>(key, render, owner);
-        if let Some(v) = ready {
-            return Entry::Hit(kind.join(v));
-        }
-        enter_slow(store, hash, key, kind)
-    }
-
-    /// The store, the key's hash and the ready value if there is one (the hit path shared by
-    /// [`enter`](Self::enter) and [`hit`](Self::hit)).
-    #[allow(clippy::inline_always)] // the hit path: see `Site::enter`
-    #[inline(always)]
-    fn look<A, Kd>(
-        &'static self,
-        key: &A,
-        render: RenderFn<A::Owned>,
-        owner: Option<Owner>,
-    ) -> Looked<A, Kd>
-    where
-        A: KeyArgs + ?Sized,
-        Kd: Kind,
-    {
         let store = self.store::<A::Owned, Kd::Stored>(render, owner);
         let hash = store.hash(key);
-        (store, hash, store.get_hit(hash, key))
+        match store.get_or_begin(hash, key) {
+            Ok(v) => Entry::Hit(kind.join(v)),
+            Err(begin) => enter_slow(store, hash, key, kind, begin),
+        }
     }
 
     /// The hit path of an async function, taken before any future is made: the stored value,
@@ -200,9 +183,9 @@ impl Site {
         A: KeyArgs + ?Sized,
         Kd: Kind,
     {
-        self.look::<A, Kd>(key, render, owner)
-            .2
-            .map(|v| kind.join(v))
+        let store = self.store::<A::Owned, Kd::Stored>(render, owner);
+        let hash = store.hash(key);
+        store.get_hit(hash, key).map(|v| kind.join(v))
     }
 
     /// [`enter`](Self::enter) for async functions, called when [`hit`](Self::hit) found
@@ -247,7 +230,8 @@ impl Site {
     }
 }
 
-/// The miss path of [`Site::enter`]: counts the miss, then joins a computation or starts one.
+/// The miss path of [`Site::enter`], once the hit path has begun it (the miss counted): leads
+/// the computation, or waits for another caller's and, told to start over, looks again.
 #[cold]
 #[inline(never)]
 fn enter_slow<A, Kd>(
@@ -255,20 +239,15 @@ fn enter_slow<A, Kd>(
     hash: u64,
     key: &A,
     kind: Kd,
+    begin: Begin<Kd::Stored>,
 ) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
 where
     A: KeyArgs + ?Sized,
     Kd: Kind,
 {
-    let mut count = true;
+    let mut begin = begin;
     loop {
-        match resolve(
-            store,
-            hash,
-            key,
-            kind,
-            store.lookup_or_begin(hash, key, count),
-        ) {
+        match resolve(store, hash, key, kind, begin) {
             Ok(entry) => return entry,
             Err(flight) => {
                 if let Some(v) = flight.wait() {
@@ -276,16 +255,9 @@ where
                 }
             }
         }
-        count = false;
+        begin = store.lookup_or_begin(hash, key, false);
     }
 }
-
-/// What [`Site::look`] finds: the store, the key's hash and the ready value if there is one.
-type Looked<A, Kd> = (
-    &'static Store<<A as KeyArgs>::Owned, <Kd as Kind>::Stored>,
-    u64,
-    Option<<Kd as Kind>::Stored>,
-);
 
 /// The entry a call returns, or the flight it waits for.
 type Resolved<A, Kd> = Result<

@@ -62,7 +62,7 @@ pub struct Evictions {
 /// Computations run on misses.
 ///
 /// Reading the time costs more than a cache hit, so not every load is timed: the first 64 of
-/// each shard are, then one in 8. The mean is that of the timed loads and the total is the mean
+/// each shard are, then one in 64. The mean is that of the timed loads and the total is the mean
 /// times the count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 #[non_exhaustive]

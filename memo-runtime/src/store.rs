@@ -38,8 +38,8 @@ use crate::pattern::{Pattern, PrefixMatch};
 use crate::policy::{Meta, Policy, Tracked};
 use crate::stats::Counters;
 use crate::sync::{
-    AtomicBool, AtomicUsize, Mutex, Ordering, Padded, ShardLock, ShardWriteGuard, Striped,
-    thread_local,
+    AtomicBool, AtomicUsize, Mutex, Ordering, Padded, ShardLock, ShardReadGuard, ShardWriteGuard,
+    Striped, thread_local,
 };
 
 /// What a store is, for stats and invalidation.
@@ -203,7 +203,7 @@ enum Place {
 
 /// Loads timed per shard before sampling starts, and the sampling period after that.
 const TIME_FIRST_LOADS: u64 = 64;
-const TIME_ONE_LOAD_IN: u32 = 8;
+const TIME_ONE_LOAD_IN: u32 = 64;
 
 /// Entries and computations removed under a lock: dropped after it (user `Drop` code never runs
 /// under a lock), and flights to tell to start over.
@@ -429,9 +429,11 @@ where
         self.lookup_with(hash, key, V::clone)
     }
 
-    /// The hit path of a cached call: the value if the key has a live one (a hit, counted), or
+    /// The hit path of an async cached call: the value if the key has a live one (a hit,
+    /// counted), or
     /// `None` (not counted: the caller goes on to [`lookup_or_begin`](Self::lookup_or_begin),
     /// which counts the miss). It returns the bare value, so that nothing but the value moves.
+    /// Synchronous calls take [`get_or_begin`](Self::get_or_begin).
     #[allow(clippy::inline_always)] // the hit path: see `Site::enter`
     #[inline(always)]
     pub(crate) fn get_hit<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Option<V> {
@@ -477,6 +479,57 @@ where
         slot.meta.touch();
         self.hits.incr_at(shard.stripe());
         Ok(v)
+    }
+
+    /// The hit path of a synchronous cached call: the value if the key has a live one (a hit,
+    /// counted), else what [`lookup_or_begin`](Self::lookup_or_begin) would return. The miss
+    /// of a key the table does not hold registers its computation under the read lock the
+    /// hit path took, out of line ([`begin_absent`](Self::begin_absent)), so that a miss
+    /// locks the shard for reading once.
+    #[allow(clippy::inline_always)] // the hit path: see `Site::enter`
+    #[inline(always)]
+    pub(crate) fn get_or_begin<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        hash: u64,
+        key: &Q,
+    ) -> Result<V, Begin<V>> {
+        let i = self.shard_of(hash);
+        let shard = self.shards[i].read();
+        if shard.lru {
+            // LRU requeues the entry on every hit, which needs the shard to itself.
+            drop(shard);
+            return Err(self.lookup_or_begin_exclusive(i, hash, key, true));
+        }
+        let Some(slot) = shard.table.find(hash, |s| key.eq_key(&s.key)) else {
+            return Err(self.begin_absent(shard, i, hash, key));
+        };
+        if !slot.is_live(|| self.now()) {
+            drop(shard);
+            return Err(self.lookup_or_begin_exclusive(i, hash, key, true));
+        }
+        let v = slot.value.clone();
+        slot.meta.touch();
+        self.hits.incr_at(shard.stripe());
+        Ok(v)
+    }
+
+    /// The miss of a key the table of shard `i` does not hold, found under `shard`'s read
+    /// lock: joins its computation in flight or registers one (counted as a miss).
+    #[cold]
+    #[inline(never)]
+    fn begin_absent<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        shard: ShardReadGuard<'_, Shard<K, V>>,
+        i: usize,
+        hash: u64,
+        key: &Q,
+    ) -> Begin<V> {
+        let loads = shard.counters.loads;
+        let mut flights = shard.pending.lock();
+        let begin = self.begin_in(&mut flights, shard.indexed, loads, i, hash, key, true);
+        drop(flights);
+        drop(shard);
+        begin
     }
 
     /// [`get_hit_with`](Self::get_hit_with) with the shard write-locked, for policies that
