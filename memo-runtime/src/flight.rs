@@ -8,7 +8,7 @@
 //! dropped leader, an invalidation) by telling waiters to try again ([`Flight::retry`]). A
 //! waiter told to retry starts over, so one of them becomes the new leader.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -117,6 +117,31 @@ pub(crate) struct FlightId {
 thread_local! {
     /// The computations running on this thread right now (for tasks: while being polled).
     static RUNNING: RefCell<Vec<FlightId>> = const { RefCell::new(Vec::new()) };
+}
+
+thread_local! {
+    /// This thread's number for [`this_thread`] (0: not drawn yet).
+    static THREAD: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The next thread number to draw.
+static NEXT_THREAD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A number for the current thread that no other thread of the process has (never 0). Reading
+/// it costs a thread-local load, so the computation a thread leads records it instead of
+/// marking itself running ([`RunningMark`]), and a call on the same thread that would wait
+/// for that computation is told it is recursion.
+#[inline]
+pub(crate) fn this_thread() -> u64 {
+    THREAD.with(|t| {
+        let n = t.get();
+        if n != 0 {
+            return n;
+        }
+        let n = NEXT_THREAD.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        t.set(n);
+        n
+    })
 }
 
 /// Whether the current thread (or the task it is polling) is computing `id`.

@@ -17,7 +17,7 @@ use crate::flight::{Flight, FlightId, RunningMark, WaitFlight};
 use crate::key::{KeyArgs, RenderFn};
 use crate::outcome::Kind;
 use crate::registry::registry;
-use crate::store::{Begin, Store, StoreInfo, entry_bytes};
+use crate::store::{Begin, Caller, Store, StoreInfo, entry_bytes};
 
 /// What a cached function declares about itself.
 #[derive(Debug, Clone, Copy)]
@@ -216,7 +216,7 @@ impl Site {
                 hash,
                 key,
                 kind,
-                store.lookup_or_begin(hash, key, count),
+                store.lookup_or_begin(hash, key, count, Caller::Task),
             ) {
                 Ok(entry) => return entry,
                 Err(flight) => {
@@ -255,7 +255,7 @@ where
                 }
             }
         }
-        begin = store.lookup_or_begin(hash, key, false);
+        begin = store.lookup_or_begin(hash, key, false, Caller::Thread);
     }
 }
 
@@ -389,10 +389,8 @@ where
 
     /// Runs the body, stores what its kind says to store, and returns its output.
     pub fn run(self, body: impl FnOnce() -> Kd::Output) -> Kd::Output {
-        let out = {
-            let _running = RunningMark::new(self.leader.id());
-            body()
-        };
+        // No running mark: the computation recorded this thread when it began.
+        let out = body();
         self.finish(out)
     }
 

@@ -12,7 +12,7 @@ use crate::flight::RunningMark;
 use crate::function::Leader;
 use crate::pattern::Pattern;
 use crate::stats::{Activity, CacheTypeStats};
-use crate::store::{Begin, Lookup};
+use crate::store::{Begin, Caller, Lookup};
 
 /// A handle to one cache type: string keys, values of any `Clone + Send + Sync + 'static` type.
 ///
@@ -188,7 +188,7 @@ impl Cache {
         }
         let mut count = true;
         let found = loop {
-            match store.lookup_or_begin(hash, key, count) {
+            match store.lookup_or_begin(hash, key, count, Caller::Task) {
                 Begin::Hit(v) => break Some(v),
                 Begin::Wait(flight) => {
                     if let Some(v) = (crate::flight::WaitFlight { flight }).await {
@@ -306,7 +306,7 @@ where
 {
     let mut count = true;
     let found = loop {
-        match store.lookup_or_begin(hash, key, count) {
+        match store.lookup_or_begin(hash, key, count, Caller::Thread) {
             Begin::Hit(v) => break Some(v),
             Begin::Wait(flight) => {
                 if let Some(v) = flight.wait() {
@@ -320,10 +320,8 @@ where
             }
             Begin::Lead { id, timed } => {
                 let leader = Leader::new(store, hash, id, timed);
-                let value = {
-                    let _running = RunningMark::new(id);
-                    compute()
-                };
+                // No running mark: the computation recorded this thread when it began.
+                let value = compute();
                 leader.finish(Some(Arc::new(value.clone()) as ManualValue));
                 return Ok(value);
             }

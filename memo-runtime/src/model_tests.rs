@@ -28,7 +28,7 @@ use crate::flight::WaitFlight;
 use crate::function::Leader;
 use crate::key::{KeyArgs, KeyWriter};
 use crate::pattern::Pattern;
-use crate::store::{Begin, ErasedStore, Lookup, Store, StoreInfo};
+use crate::store::{Begin, Caller, ErasedStore, Lookup, Store, StoreInfo};
 use crate::sync::ShardLock;
 
 /// The manual API's kind of store: string keys that are their own text.
@@ -143,7 +143,7 @@ where
         computed: false,
     };
     loop {
-        match store.lookup_or_begin(hash, key, count) {
+        match store.lookup_or_begin(hash, key, count, Caller::Thread) {
             Begin::Hit(v) => {
                 call.value = Some(v);
                 return call;
@@ -431,7 +431,8 @@ fn a_waiter_that_joined_before_an_invalidation_starts_over() {
         let source = Arc::new(AtomicU64::new(1));
         let invalidated = Arc::new(AtomicBool::new(false));
         let hash = store.hash(fn_key());
-        let Begin::Lead { id, .. } = store.lookup_or_begin(hash, fn_key(), true) else {
+        let Begin::Lead { id, .. } = store.lookup_or_begin(hash, fn_key(), true, Caller::Thread)
+        else {
             panic!("the first call leads");
         };
         let leader = Leader::new(store, hash, id, false);
@@ -549,7 +550,7 @@ fn a_dropped_leader_hands_over_to_one_of_two_waiters() {
         let store = new_store();
         let hash = store.hash("k");
         let canceller = thread::spawn(move || {
-            if let Begin::Lead { id, .. } = store.lookup_or_begin(hash, "k", true) {
+            if let Begin::Lead { id, .. } = store.lookup_or_begin(hash, "k", true, Caller::Thread) {
                 thread::yield_now();
                 drop(Leader::new(store, hash, id, false));
                 true
@@ -627,7 +628,9 @@ fn a_dropped_leader_against_an_invalidation() {
         let invalidated = Arc::new(AtomicBool::new(false));
         let hash = store.hash(fn_key());
         let canceller = thread::spawn(move || {
-            if let Begin::Lead { id, .. } = store.lookup_or_begin(hash, fn_key(), true) {
+            if let Begin::Lead { id, .. } =
+                store.lookup_or_begin(hash, fn_key(), true, Caller::Thread)
+            {
                 thread::yield_now();
                 drop(Leader::new(store, hash, id, false));
             }
@@ -675,7 +678,7 @@ fn a_waiter_joining_while_the_leader_makes_room_gets_the_value() {
         // The type is full with the other store's entry: storing "k" must evict it.
         other.insert("x", 1, None);
         let hash = store.hash("k");
-        let Begin::Lead { id, .. } = store.lookup_or_begin(hash, "k", true) else {
+        let Begin::Lead { id, .. } = store.lookup_or_begin(hash, "k", true, Caller::Thread) else {
             panic!("the first call leads");
         };
         let leader = Leader::new(store, hash, id, false);
@@ -713,7 +716,7 @@ fn async_waiter(name: &str, drop_leader: bool) {
     check(name, move || {
         let store = new_store();
         let hash = store.hash("k");
-        let Begin::Lead { id, .. } = store.lookup_or_begin(hash, "k", true) else {
+        let Begin::Lead { id, .. } = store.lookup_or_begin(hash, "k", true, Caller::Thread) else {
             panic!("the first call leads");
         };
         let leader = Leader::new(store, hash, id, false);
@@ -722,7 +725,7 @@ fn async_waiter(name: &str, drop_leader: bool) {
                 let mut count = true;
                 let mut waited = false;
                 loop {
-                    match store.lookup_or_begin(hash, "k", count) {
+                    match store.lookup_or_begin(hash, "k", count, Caller::Thread) {
                         Begin::Hit(v) => return (Some(v), waited),
                         Begin::Wait(flight) => {
                             waited = true;

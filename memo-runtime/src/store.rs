@@ -121,6 +121,9 @@ struct Pending<K, V> {
     tag: u64,
     key: K,
     flight: Option<Arc<Flight<V>>>,
+    /// The thread computing ([`this_thread`](crate::flight::this_thread)) when a thread
+    /// computes; 0 when a task does (it marks itself running while polled instead).
+    thread: u64,
 }
 
 /// The computations in flight of a shard, and the counts taken where they begin.
@@ -188,6 +191,17 @@ pub(crate) enum Begin<V> {
     Wait(Arc<Flight<V>>),
     /// The caller is itself computing this key.
     Recursion,
+}
+
+/// Who computes the value if a lookup begins a computation, for telling recursion apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// A thread, which computes right away and on itself: the computation records the thread,
+    /// and a call on that thread that would wait for it is recursion.
+    Thread,
+    /// A task, which may be suspended and moved: it marks itself running on a thread only while
+    /// polled ([`RunningMark`](crate::flight::RunningMark)).
+    Task,
 }
 
 /// The place a new entry takes in its cache type's capacity.
@@ -498,14 +512,14 @@ where
         if shard.lru {
             // LRU requeues the entry on every hit, which needs the shard to itself.
             drop(shard);
-            return Err(self.lookup_or_begin_exclusive(i, hash, key, true));
+            return Err(self.lookup_or_begin_exclusive(i, hash, key, true, Caller::Thread));
         }
         let Some(slot) = shard.table.find(hash, |s| key.eq_key(&s.key)) else {
             return Err(self.begin_absent(shard, i, hash, key));
         };
         if !slot.is_live(|| self.now()) {
             drop(shard);
-            return Err(self.lookup_or_begin_exclusive(i, hash, key, true));
+            return Err(self.lookup_or_begin_exclusive(i, hash, key, true, Caller::Thread));
         }
         let v = slot.value.clone();
         slot.meta.touch();
@@ -526,7 +540,16 @@ where
     ) -> Begin<V> {
         let loads = shard.counters.loads;
         let mut flights = shard.pending.lock();
-        let begin = self.begin_in(&mut flights, shard.indexed, loads, i, hash, key, true);
+        let begin = self.begin_in(
+            &mut flights,
+            shard.indexed,
+            loads,
+            i,
+            hash,
+            key,
+            true,
+            Caller::Thread,
+        );
         drop(flights);
         drop(shard);
         begin
@@ -585,6 +608,7 @@ where
         hash: u64,
         key: &Q,
         count: bool,
+        caller: Caller,
     ) -> Begin<V> {
         let shard_i = self.shard_of(hash);
         let shard = self.shards[shard_i].read();
@@ -610,12 +634,13 @@ where
                         hash,
                         key,
                         count,
+                        caller,
                     );
                 }
             }
         }
         drop(shard);
-        self.lookup_or_begin_exclusive(shard_i, hash, key, count)
+        self.lookup_or_begin_exclusive(shard_i, hash, key, count, caller)
     }
 
     /// [`lookup_or_begin`](Self::lookup_or_begin) with the shard write-locked.
@@ -627,6 +652,7 @@ where
         hash: u64,
         key: &Q,
         count: bool,
+        caller: Caller,
     ) -> Begin<V> {
         let mut guard = self.lock(shard_i);
         let shard = &mut *guard;
@@ -650,6 +676,7 @@ where
             hash,
             key,
             count,
+            caller,
         );
         drop(guard);
         drop(expired);
@@ -669,6 +696,7 @@ where
         hash: u64,
         key: &Q,
         count: bool,
+        caller: Caller,
     ) -> Begin<V> {
         if count {
             flights.misses += 1;
@@ -679,7 +707,7 @@ where
                 shard: shard_i as u32,
                 stamp: p.stamp,
             };
-            if crate::flight::is_running_here(id) {
+            if p.thread == crate::flight::this_thread() || crate::flight::is_running_here(id) {
                 return Begin::Recursion;
             }
             let flight = Arc::clone(p.flight.get_or_insert_with(|| Arc::new(Flight::new())));
@@ -705,6 +733,10 @@ where
                 tag,
                 key,
                 flight: None,
+                thread: match caller {
+                    Caller::Thread => crate::flight::this_thread(),
+                    Caller::Task => 0,
+                },
             },
             |p| p.hash,
         );
@@ -1655,7 +1687,7 @@ mod tests {
     fn fenced_leader_does_not_store() {
         let s = store(10);
         let h = s.hash("k");
-        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true) else {
+        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true, Caller::Thread) else {
             panic!("expected to lead")
         };
         assert_eq!(s.clear_all(), 0, "in-flight slots are not entries");
@@ -1671,7 +1703,7 @@ mod tests {
         let s = store(100);
         assert_eq!(s.invalidate_own_text("user:1"), 0, "nothing stored yet");
         let h = s.hash("user:1");
-        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "user:1", true) else {
+        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "user:1", true, Caller::Thread) else {
             panic!("expected to lead")
         };
         // The computation is fenced although no entry of its segment is ready yet.
@@ -1690,10 +1722,10 @@ mod tests {
     fn second_caller_waits_and_gets_the_value() {
         let s = store(10);
         let h = s.hash("k");
-        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true) else {
+        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true, Caller::Task) else {
             panic!("expected to lead")
         };
-        let Begin::Wait(flight) = s.lookup_or_begin(h, "k", true) else {
+        let Begin::Wait(flight) = s.lookup_or_begin(h, "k", true, Caller::Thread) else {
             panic!("expected to wait")
         };
         s.finish(h, id, Some(9), Some(10));
@@ -1702,19 +1734,41 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_waiting_for_its_own_computation_is_recursion() {
+        let s = store(10);
+        let h = s.hash("k");
+        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true, Caller::Thread) else {
+            panic!("expected to lead")
+        };
+        // Whether the second call is a thread's or a task's polled on this thread.
+        for caller in [Caller::Thread, Caller::Task] {
+            assert!(matches!(
+                s.lookup_or_begin(h, "k", true, caller),
+                Begin::Recursion
+            ));
+        }
+        // Another thread waits.
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| s.lookup_or_begin(h, "k", true, Caller::Thread));
+            assert!(matches!(other.join().unwrap(), Begin::Wait(_)));
+        });
+        s.finish(h, id, Some(1), None);
+    }
+
+    #[test]
     fn abandoned_leader_releases_waiters() {
         let s = store(10);
         let h = s.hash("k");
-        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true) else {
+        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true, Caller::Task) else {
             panic!("expected to lead")
         };
-        let Begin::Wait(flight) = s.lookup_or_begin(h, "k", true) else {
+        let Begin::Wait(flight) = s.lookup_or_begin(h, "k", true, Caller::Thread) else {
             panic!("expected to wait")
         };
         s.abandon(h, id);
         assert_eq!(flight.wait(), None);
         assert!(matches!(
-            s.lookup_or_begin(h, "k", true),
+            s.lookup_or_begin(h, "k", true, Caller::Thread),
             Begin::Lead { .. }
         ));
     }
