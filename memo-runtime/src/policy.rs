@@ -318,29 +318,49 @@ struct Ghost {
 /// Fingerprints per ghost bucket (the sixteenth word of the line is the bucket's cursor).
 const GHOST_WAYS: usize = 15;
 
-/// One cache line of the ghost: fingerprints (0: empty) and where the next one goes.
+/// The smallest fingerprint: those below could be taken for a bucket's cursor.
+const MIN_FINGERPRINT: u32 = 16;
+
+/// One cache line of the ghost: fingerprints (0: empty) in the first fifteen words, and in the
+/// last where the next one goes. Fingerprints are at least [`MIN_FINGERPRINT`], so a search
+/// compares all sixteen words at once without mistaking the cursor for one.
 #[derive(Debug, Default, Clone, Copy)]
 #[repr(align(64))]
 struct GhostBucket {
-    fingerprints: [u32; GHOST_WAYS],
-    next: u32,
+    words: [u32; GHOST_WAYS + 1],
 }
 
 impl GhostBucket {
+    /// The word holding `fingerprint`, if one does.
+    #[inline]
+    fn find(&self, fingerprint: u32) -> Option<usize> {
+        // Branch-free over all sixteen words (partly vector compares): the word found is
+        // unpredictable, and most searches find none.
+        let mut found = 0_u32;
+        for (i, &w) in self.words.iter().enumerate() {
+            found |= u32::from(w == fingerprint) << i;
+        }
+        (found != 0).then(|| found.trailing_zeros() as usize)
+    }
+
     fn add(&mut self, fingerprint: u32) {
-        if !self.fingerprints.contains(&fingerprint) {
-            self.fingerprints[self.next as usize] = fingerprint;
-            self.next = (self.next + 1) % GHOST_WAYS as u32;
+        if self.find(fingerprint).is_none() {
+            let next = self.words[GHOST_WAYS] as usize;
+            self.words[next] = fingerprint;
+            #[allow(clippy::cast_possible_truncation)] // < GHOST_WAYS
+            let after = ((next + 1) % GHOST_WAYS) as u32;
+            self.words[GHOST_WAYS] = after;
         }
     }
 }
 
 impl Ghost {
-    /// A hash's fingerprint: its low 32 bits (the shard is chosen by higher ones), never 0.
+    /// A hash's fingerprint: its low 32 bits (the shard is chosen by higher ones), at least
+    /// [`MIN_FINGERPRINT`].
     fn fingerprint(hash: u64) -> u32 {
         #[allow(clippy::cast_possible_truncation)] // the low half, on purpose
         let f = hash as u32;
-        f.max(1)
+        f.max(MIN_FINGERPRINT)
     }
 
     /// The bucket of a fingerprint (a multiply-shift, so any bucket count works).
@@ -372,9 +392,10 @@ impl Ghost {
             vec![GhostBucket::default(); size.div_ceil(GHOST_WAYS)],
         );
         for bucket in old {
+            let next = bucket.words[GHOST_WAYS] as usize;
             for k in 0..GHOST_WAYS {
-                // Oldest first: the slot at the cursor was written longest ago.
-                let f = bucket.fingerprints[(bucket.next as usize + k) % GHOST_WAYS];
+                // Oldest first: the word at the cursor was written longest ago.
+                let f = bucket.words[(next + k) % GHOST_WAYS];
                 if f != 0 {
                     let i = self.bucket_of(f);
                     self.buckets[i].add(f);
@@ -390,9 +411,9 @@ impl Ghost {
         }
         let f = Self::fingerprint(hash);
         let i = self.bucket_of(f);
-        match self.buckets[i].fingerprints.iter_mut().find(|x| **x == f) {
-            Some(slot) => {
-                *slot = 0;
+        match self.buckets[i].find(f) {
+            Some(w) => {
+                self.buckets[i].words[w] = 0;
                 true
             }
             None => false,
@@ -518,6 +539,7 @@ mod tests {
         );
         g.insert(0, 16);
         assert!(g.remove(0), "a hash whose low half is 0 is remembered too");
+        assert!(!g.remove(3), "no fingerprint is taken for a cursor");
     }
 
     #[test]
