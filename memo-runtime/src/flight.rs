@@ -1,6 +1,8 @@
 //! Single-flight: the waiting side of a computation in progress, for threads (blocking) and
-//! tasks (async) side by side, and the per-thread record of the computations running on it,
-//! which turns a call that would wait for itself into an error.
+//! tasks (async) side by side, and what turns a call that would wait for itself into an error:
+//! a computation a thread leads records the thread's number ([`this_thread`]) in its in-flight
+//! record; a task's marks itself running on a thread while it is polled there
+//! ([`RunningMark`]).
 //!
 //! A flight is created lazily, by the first caller that finds a key being computed, so an
 //! uncontended miss allocates none. Whoever removes the in-flight slot from its shard settles
@@ -115,7 +117,7 @@ pub(crate) struct FlightId {
 }
 
 thread_local! {
-    /// The computations running on this thread right now (for tasks: while being polled).
+    /// The tasks' computations being polled on this thread right now.
     static RUNNING: RefCell<Vec<FlightId>> = const { RefCell::new(Vec::new()) };
 }
 
