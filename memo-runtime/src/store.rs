@@ -1657,6 +1657,14 @@ mod tests {
         s
     }
 
+    /// Begins a computation of `key` that the caller must lead, and returns its id.
+    fn lead(s: &Store<Box<str>, u32>, h: u64, key: &str, caller: Caller) -> FlightId {
+        let Begin::Lead { id, .. } = s.lookup_or_begin(h, key, true, caller) else {
+            panic!("expected to lead")
+        };
+        id
+    }
+
     #[test]
     fn shard_counts_follow_capacity() {
         assert_eq!(shard_count(10), 1);
@@ -1687,9 +1695,7 @@ mod tests {
     fn fenced_leader_does_not_store() {
         let s = store(10);
         let h = s.hash("k");
-        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true, Caller::Thread) else {
-            panic!("expected to lead")
-        };
+        let id = lead(s, h, "k", Caller::Thread);
         assert_eq!(s.clear_all(), 0, "in-flight slots are not entries");
         s.finish(h, id, Some(5), None);
         assert!(!s.contains("k"));
@@ -1703,9 +1709,7 @@ mod tests {
         let s = store(100);
         assert_eq!(s.invalidate_own_text("user:1"), 0, "nothing stored yet");
         let h = s.hash("user:1");
-        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "user:1", true, Caller::Thread) else {
-            panic!("expected to lead")
-        };
+        let id = lead(s, h, "user:1", Caller::Thread);
         // The computation is fenced although no entry of its segment is ready yet.
         assert_eq!(s.invalidate_own_text("user:1"), 0);
         s.finish(h, id, Some(5), None);
@@ -1722,9 +1726,7 @@ mod tests {
     fn second_caller_waits_and_gets_the_value() {
         let s = store(10);
         let h = s.hash("k");
-        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true, Caller::Task) else {
-            panic!("expected to lead")
-        };
+        let id = lead(s, h, "k", Caller::Task);
         let Begin::Wait(flight) = s.lookup_or_begin(h, "k", true, Caller::Thread) else {
             panic!("expected to wait")
         };
@@ -1737,9 +1739,7 @@ mod tests {
     fn a_thread_waiting_for_its_own_computation_is_recursion() {
         let s = store(10);
         let h = s.hash("k");
-        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true, Caller::Thread) else {
-            panic!("expected to lead")
-        };
+        let id = lead(s, h, "k", Caller::Thread);
         // Whether the second call is a thread's or a task's polled on this thread.
         for caller in [Caller::Thread, Caller::Task] {
             assert!(matches!(
@@ -1759,9 +1759,7 @@ mod tests {
     fn abandoned_leader_releases_waiters() {
         let s = store(10);
         let h = s.hash("k");
-        let Begin::Lead { id, .. } = s.lookup_or_begin(h, "k", true, Caller::Task) else {
-            panic!("expected to lead")
-        };
+        let id = lead(s, h, "k", Caller::Task);
         let Begin::Wait(flight) = s.lookup_or_begin(h, "k", true, Caller::Thread) else {
             panic!("expected to wait")
         };
