@@ -84,6 +84,25 @@ fn extreme_ttls_and_clock_values_do_not_panic() {
     assert!(c.stats().activity.is_conserved());
 }
 
+/// An entry without a TTL is live at any time the clock can read, its last one included (the
+/// hit path tells a live entry by one comparison of its deadline with the time).
+#[test]
+fn an_entry_without_ttl_outlives_the_clock() {
+    let clock = ManualClock::new();
+    let c = memo::configure(
+        "expiry_no_ttl_at_the_end",
+        CacheConfig::builder().clock(&clock).build().unwrap(),
+    )
+    .unwrap();
+    c.insert("forever", 1);
+    clock.set(Duration::MAX);
+    assert_eq!(c.get::<i32>("forever"), Some(1));
+    clock.advance(Duration::MAX);
+    assert_eq!(c.get::<i32>("forever"), Some(1));
+    c.insert("late", 2);
+    assert_eq!(c.get::<i32>("late"), Some(2));
+}
+
 #[test]
 fn a_backward_step_extends_life_by_at_most_the_step() {
     let (c, clock) = timed("expiry_backwards", Duration::from_secs(10));

@@ -140,3 +140,52 @@ fn a_name_shared_by_two_functions_must_be_given_with_its_path() {
         "whole segments only"
     );
 }
+
+/// A call's first look runs inline and leaves to the miss path whatever needs a call: a
+/// thread's first lock, and LRU's hits (requeued under the write lock). Those hits are still
+/// counted once, as hits, and LRU still moves the entry to the front.
+#[test]
+fn hits_the_inline_path_leaves_to_the_miss_path_are_counted_once() {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "stats_fresh", cache_type = "stats_fresh")]
+    fn stats_fresh(id: u64) -> u64 {
+        id * 10
+    }
+
+    #[cached(prefix = "stats_lru", cache_type = "stats_lru")]
+    fn stats_lru(id: u64) -> u64 {
+        RUNS.fetch_add(1, Ordering::Relaxed);
+        id * 100
+    }
+
+    // A thread new to memo: its first call is a hit found by the miss path.
+    assert_eq!(stats_fresh(1), 10);
+    let on_new_thread = std::thread::spawn(|| (stats_fresh(1), stats_fresh(2)))
+        .join()
+        .unwrap();
+    assert_eq!(on_new_thread, (10, 20));
+    let a = memo::stats().function("stats_fresh").unwrap().activity;
+    assert_eq!((a.hits, a.misses, a.lookups), (1, 2, 3));
+
+    memo::configure(
+        "stats_lru",
+        memo::CacheConfig::builder()
+            .capacity(2)
+            .policy(memo::EvictionPolicy::Lru)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stats_lru(1), 100);
+    assert_eq!(stats_lru(2), 200);
+    assert_eq!(stats_lru(1), 100); // a hit: 1 is now the most recent
+    assert_eq!(stats_lru(3), 300); // evicts 2, the least recently used
+    assert_eq!(stats_lru(1), 100);
+    assert_eq!(RUNS.load(Ordering::Relaxed), 3, "1 stayed cached");
+    assert_eq!(stats_lru(2), 200);
+    assert_eq!(RUNS.load(Ordering::Relaxed), 4, "2 was evicted");
+    let a = memo::stats().function("stats_lru").unwrap().activity;
+    assert_eq!((a.hits, a.misses), (2, 4));
+    assert!(a.is_conserved());
+}

@@ -113,6 +113,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
     let entry = local("__memo_entry");
     let value = local("__memo_value");
     let guard = local("__memo_guard");
+    let missed = local("__memo_missed");
     let ret = &plan.ret;
     let site_expr = site_static(plan);
     let kind_expr = kind_expr(ret, plan.store_all.as_ref());
@@ -128,7 +129,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
     // that need them; both are spanned at the key part most likely to be the culprit.
     let call = if sig.asyncness.is_some() {
         let (hit, enter, run_async) = (
-            Ident::new("hit", plan.blame),
+            Ident::new("hit_async", plan.blame),
             Ident::new("enter_async", plan.blame),
             Ident::new("run_async", plan.blame),
         );
@@ -159,13 +160,23 @@ fn cached_fn(plan: &Cached) -> TokenStream {
             Ident::new("enter", plan.blame),
             Ident::new("run", plan.blame),
         );
+        let hit = Ident::new("hit", plan.blame);
+        // The hit path is inlined and returns the value alone; the miss path looks again out
+        // of line (`enter`), then runs the body.
         quote! {
-            // Bound before the `match`, so the borrow of the arguments ends before the body
-            // takes them.
-            let #entry = #site.#enter(&#key, #kind, #render, #owner);
-            match #entry {
-                ::memo::__private::Entry::Hit(#value) => #value,
-                ::memo::__private::Entry::Miss(#guard) => #guard.#run(move || -> #ret #body),
+            match #site.#hit(&#key, #kind) {
+                ::core::result::Result::Ok(#value) => #value,
+                ::core::result::Result::Err(#missed) => {
+                    // Bound before the `match`, so the borrow of the arguments ends before the
+                    // body takes them.
+                    let #entry = #site.#enter(#missed, &#key, #kind, #render, #owner);
+                    match #entry {
+                        ::memo::__private::Entry::Hit(#value) => #value,
+                        ::memo::__private::Entry::Miss(#guard) => {
+                            #guard.#run(move || -> #ret #body)
+                        }
+                    }
+                }
             }
         }
     };
@@ -418,7 +429,11 @@ mod tests {
         );
         assert!(out.contains("prefix : \"user\""), "{out}");
         assert!(out.contains("from_nanos (60000000000u64)"), "{out}");
-        assert!(out.contains(". enter (& (& id , name ,) ,"), "{out}");
+        assert!(out.contains(". hit (& (& id , name ,) ,"), "{out}");
+        assert!(
+            out.contains(". enter (__memo_missed , & (& id , name ,) ,"),
+            "{out}"
+        );
         assert!(
             out.contains("run (move || -> Option < String > { None })"),
             "{out}"
@@ -436,6 +451,7 @@ mod tests {
                 }
             ),
         );
+        assert!(out.contains(". hit_async (& () ,"), "{out}");
         assert!(out.contains(". enter_async (& () ,"), "{out}");
         assert!(out.contains("run_async (async move { # [allow"), "{out}");
         assert!(out.contains("let __memo_fake : u8 = loop { } ;"), "{out}");

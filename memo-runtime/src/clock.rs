@@ -23,7 +23,9 @@ static SYSTEM: LazyLock<Clock> = LazyLock::new(|| Clock {
     }),
 });
 
-/// Expiry time of an entry that never expires.
+/// Expiry time of an entry that never expires. Every clock reads below it (the system clock
+/// and a manual clock saturate at `NEVER - 1`), so that `expires > now` alone tells a live
+/// entry, with or without a TTL.
 pub(crate) const NEVER: u64 = u64::MAX;
 
 /// The time source of a cache type.
@@ -98,7 +100,7 @@ pub(crate) fn tick_system() {
 }
 
 fn elapsed_nanos() -> u64 {
-    u64::try_from(EPOCH.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)
+    u64::try_from(EPOCH.elapsed().as_nanos()).map_or(NEVER - 1, |n| n.min(NEVER - 1))
 }
 
 /// Adds a TTL to a time without overflow; the result is never [`NEVER`].

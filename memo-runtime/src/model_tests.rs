@@ -134,7 +134,6 @@ where
     Q: KeyArgs<Owned = K> + ?Sized,
 {
     let hash = store.hash(key);
-    let mut count = true;
     let mut compute = Some(compute);
     let mut call = Call {
         value: None,
@@ -142,8 +141,20 @@ where
         restarted: false,
         computed: false,
     };
+    // The first look as a synchronous cached function's: the inline hit path, then the miss
+    // path under the read lock it kept (or looking again).
+    let mut begin = match store.hit_inline(hash, key) {
+        Ok(v) => {
+            call.value = Some(v);
+            return call;
+        }
+        Err(no_hit) => match store.begin_after(no_hit, hash, key) {
+            Ok(v) => Begin::Hit(v),
+            Err(begin) => begin,
+        },
+    };
     loop {
-        match store.lookup_or_begin(hash, key, count, Caller::Thread) {
+        match begin {
             Begin::Hit(v) => {
                 call.value = Some(v);
                 return call;
@@ -165,7 +176,7 @@ where
                 return call;
             }
         }
-        count = false;
+        begin = store.lookup_or_begin(hash, key, false, Caller::Thread);
     }
 }
 

@@ -14,8 +14,8 @@
 //! Locks: one reader-writer lock per shard ([`ShardLock`]), held only for table work (never while
 //! user computations run). Hits take it for reading, and a reader counts its entry and exit on a
 //! stripe of its own thread's, so hits on different cores share no written cache line. The miss
-//! of a key the table does not hold also takes it for reading, and registers its computation
-//! under the shard's in-flight mutex ([`InFlight`]); everything else (storing values, expired
+//! of a key the table does not hold keeps the read lock its hit path took, and registers its
+//! computation under it and the shard's in-flight mutex ([`InFlight`]); everything else (storing values, expired
 //! entries, evictions, invalidations, LRU) takes it for writing, and then reaches the in-flight
 //! records without locking. The order is shard, then in-flight mutex, then index shard; no code
 //! holds two shards of one table at once. Values removed from the table are dropped after the
@@ -107,10 +107,25 @@ impl<K, V> Tracked for Slot<K, V> {
 }
 
 impl<K, V> Slot<K, V> {
+    /// Whether the slot has not expired by `now` (an entry without a TTL expires at
+    /// [`NEVER`], which no clock reaches: one comparison on the hit path either way).
     #[inline]
-    fn is_live(&self, now: impl FnOnce() -> u64) -> bool {
-        self.expires == NEVER || self.expires > now()
+    fn is_live(&self, now: u64) -> bool {
+        self.expires > now
     }
+}
+
+/// Why [`Store::hit_inline`] found no hit, for the miss path.
+pub(crate) enum NoHit<'a, K, V> {
+    /// The table of shard `i` does not hold the key: its read lock is still held, so that the
+    /// computation is registered under it.
+    Absent {
+        shard: ShardReadGuard<'a, Shard<K, V>>,
+        i: usize,
+    },
+    /// Anything else (an expired entry, LRU, a writer in the way, the thread's first lock):
+    /// the miss path looks again.
+    LookAgain,
 }
 
 /// A computation in flight. The flight exists once somebody waits.
@@ -154,7 +169,7 @@ impl<K, V> InFlight<K, V> {
 /// A hit reads a shard under its read lock and writes nothing in it (the hit is counted in the
 /// store's [`Striped`] counter, a slot's S3-FIFO frequency is an atomic that stops changing once
 /// it saturates), so that hits on two cores pass no cache line back and forth.
-struct Shard<K, V> {
+pub(crate) struct Shard<K, V> {
     table: HashTable<Slot<K, V>>,
     /// Whether the policy is LRU, which queues an item on every hit.
     lru: bool,
@@ -422,7 +437,7 @@ where
         let mut guard = self.lock(self.shard_of(hash));
         let shard = &mut *guard;
         if let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) {
-            if slot.is_live(|| self.now()) {
+            if slot.is_live(self.now()) {
                 let v = read(&slot.value);
                 shard.policy.on_hit(&mut slot.meta, hash);
                 self.hits.incr();
@@ -443,12 +458,64 @@ where
         self.lookup_with(hash, key, V::clone)
     }
 
+    /// The hit path of a synchronous cached call: the value if the key has a live one (a hit,
+    /// counted), or what the miss path needs (nothing counted: [`begin_after`](Self::begin_after)
+    /// counts the miss, or the hit).
+    ///
+    /// It calls nothing out of line: whatever needs a call (a writer to wait for, the thread's
+    /// first lock, LRU's requeueing under the write lock) is left to the miss path. So the
+    /// cached function's hit path keeps its values in registers that need no saving, and
+    /// returns the bare value. A key the table does not hold leaves the read lock held, so
+    /// that the miss path registers its computation under it without looking again.
+    #[allow(clippy::inline_always)] // the hit path: see `Site::hit`
+    #[inline(always)]
+    pub(crate) fn hit_inline<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        hash: u64,
+        key: &Q,
+    ) -> Result<V, NoHit<'_, K, V>> {
+        let i = self.shard_of(hash);
+        let Some(shard) = self.shards[i].try_read_inline() else {
+            return Err(NoHit::LookAgain);
+        };
+        if shard.lru {
+            return Err(NoHit::LookAgain);
+        }
+        let Some(slot) = shard.table.find(hash, |s| key.eq_key(&s.key)) else {
+            return Err(NoHit::Absent { shard, i });
+        };
+        if !slot.is_live(self.now()) {
+            return Err(NoHit::LookAgain);
+        }
+        let v = slot.value.clone();
+        slot.meta.touch();
+        self.hits.incr_at(shard.stripe());
+        Ok(v)
+    }
+
+    /// The miss path of a synchronous cached call, after [`hit_inline`](Self::hit_inline):
+    /// registers the computation of an absent key under the read lock the hit path kept, or
+    /// looks again ([`get_or_begin`](Self::get_or_begin)).
+    #[inline]
+    pub(crate) fn begin_after<Q: KeyArgs<Owned = K> + ?Sized>(
+        &self,
+        no_hit: NoHit<'_, K, V>,
+        hash: u64,
+        key: &Q,
+    ) -> Result<V, Begin<V>> {
+        match no_hit {
+            NoHit::Absent { shard, i } => Err(self.begin_absent(shard, i, hash, key)),
+            NoHit::LookAgain => self.get_or_begin(hash, key),
+        }
+    }
+
     /// The hit path of an async cached call: the value if the key has a live one (a hit,
     /// counted), or
     /// `None` (not counted: the caller goes on to [`lookup_or_begin`](Self::lookup_or_begin),
     /// which counts the miss). It returns the bare value, so that nothing but the value moves.
-    /// Synchronous calls take [`get_or_begin`](Self::get_or_begin).
-    #[allow(clippy::inline_always)] // the hit path: see `Site::enter`
+    /// Unlike [`hit_inline`](Self::hit_inline) it takes LRU's hits too (under the write lock),
+    /// which would otherwise make a future for the miss path.
+    #[allow(clippy::inline_always)] // the hit path: see `Site::hit`
     #[inline(always)]
     pub(crate) fn get_hit<Q: KeyArgs<Owned = K> + ?Sized>(&self, hash: u64, key: &Q) -> Option<V> {
         self.hit_inlined(hash, key, V::clone).ok()
@@ -469,7 +536,7 @@ where
     }
 
     /// The body of [`get_hit_with`](Self::get_hit_with), always inlined.
-    #[allow(clippy::inline_always)] // the hit path: see `Site::enter`
+    #[allow(clippy::inline_always)] // the hit path: see `Site::hit`
     #[inline(always)]
     fn hit_inlined<Q, R, F>(&self, hash: u64, key: &Q, read: F) -> Result<R, F>
     where
@@ -486,7 +553,7 @@ where
         let Some(slot) = shard.table.find(hash, |s| key.eq_key(&s.key)) else {
             return Err(read);
         };
-        if !slot.is_live(|| self.now()) {
+        if !slot.is_live(self.now()) {
             return Err(read);
         }
         let v = read(&slot.value);
@@ -495,13 +562,12 @@ where
         Ok(v)
     }
 
-    /// The hit path of a synchronous cached call: the value if the key has a live one (a hit,
-    /// counted), else what [`lookup_or_begin`](Self::lookup_or_begin) would return. The miss
-    /// of a key the table does not hold registers its computation under the read lock the
-    /// hit path took, out of line ([`begin_absent`](Self::begin_absent)), so that a miss
-    /// locks the shard for reading once.
-    #[allow(clippy::inline_always)] // the hit path: see `Site::enter`
-    #[inline(always)]
+    /// The second look of a synchronous cached call, after [`hit_inline`](Self::hit_inline)
+    /// found nothing: the value if the key has a live one (a hit, counted), else what
+    /// [`lookup_or_begin`](Self::lookup_or_begin) would return. The miss of a key the table
+    /// does not hold registers its computation under the read lock of this look, out of line
+    /// ([`begin_absent`](Self::begin_absent)).
+    #[inline]
     pub(crate) fn get_or_begin<Q: KeyArgs<Owned = K> + ?Sized>(
         &self,
         hash: u64,
@@ -517,7 +583,7 @@ where
         let Some(slot) = shard.table.find(hash, |s| key.eq_key(&s.key)) else {
             return Err(self.begin_absent(shard, i, hash, key));
         };
-        if !slot.is_live(|| self.now()) {
+        if !slot.is_live(self.now()) {
             drop(shard);
             return Err(self.lookup_or_begin_exclusive(i, hash, key, true, Caller::Thread));
         }
@@ -569,7 +635,7 @@ where
         let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) else {
             return Err(read);
         };
-        if !slot.is_live(|| self.now()) {
+        if !slot.is_live(self.now()) {
             return Err(read);
         }
         let v = read(&slot.value);
@@ -587,7 +653,7 @@ where
         key: &Q,
     ) -> Option<Slot<K, V>> {
         let entry = shard.table.find_entry(hash, |s| key.eq_key(&s.key)).ok()?;
-        if entry.get().is_live(|| self.now()) {
+        if entry.get().is_live(self.now()) {
             return None;
         }
         let (slot, _) = entry.remove();
@@ -614,7 +680,7 @@ where
         let shard = self.shards[shard_i].read();
         if !shard.lru {
             match shard.table.find(hash, |s| key.eq_key(&s.key)) {
-                Some(slot) if slot.is_live(|| self.now()) => {
+                Some(slot) if slot.is_live(self.now()) => {
                     let v = slot.value.clone();
                     if count {
                         slot.meta.touch();
@@ -657,7 +723,7 @@ where
         let mut guard = self.lock(shard_i);
         let shard = &mut *guard;
         if let Some(slot) = shard.table.find_mut(hash, |s| key.eq_key(&s.key)) {
-            if slot.is_live(|| self.now()) {
+            if slot.is_live(self.now()) {
                 let v = slot.value.clone();
                 if count {
                     shard.policy.on_hit(&mut slot.meta, hash);
@@ -821,7 +887,7 @@ where
             return None;
         }
         let victim = shard.policy.evict(&mut shard.table)?;
-        let cause = if victim.is_live(|| self.now()) {
+        let cause = if victim.is_live(self.now()) {
             Cause::Capacity
         } else {
             Cause::Expired
@@ -1204,7 +1270,7 @@ where
         guard
             .table
             .find(hash, |s| key.eq_key(&s.key))
-            .is_some_and(|s| s.is_live(|| self.now()))
+            .is_some_and(|s| s.is_live(self.now()))
     }
 
     /// The number of ready entries (expired ones not yet swept included).
@@ -1398,7 +1464,7 @@ where
                 let Some(slot) = shard.policy.evict(&mut shard.table) else {
                     continue;
                 };
-                let cause = if slot.is_live(|| self.now()) {
+                let cause = if slot.is_live(self.now()) {
                     Cause::Capacity
                 } else {
                     Cause::Expired
@@ -1492,7 +1558,7 @@ where
         guard
             .table
             .find(hash, |s| key.eq_key(&s.key))
-            .filter(|s| s.is_live(|| self.now()))
+            .filter(|s| s.is_live(self.now()))
             .map(|s| s.value.clone())
     }
 }

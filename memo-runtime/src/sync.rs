@@ -70,6 +70,20 @@ impl<T> ShardLock<T> {
         }
     }
 
+    /// Locks for reading if no writer is inside or on its way and this thread already has its
+    /// stripe, without calling out of line (so that the hit path that takes it needs no
+    /// registers saved across calls); else `None`, and [`read`](Self::read) does the rest.
+    #[inline]
+    pub(crate) fn try_read_inline(&self) -> Option<ShardReadGuard<'_, T>> {
+        let stripe = known_lock_stripe()?;
+        // `then`, not `then_some`: a guard made and dropped would count an exit.
+        self.raw.try_enter(stripe).then(|| ShardReadGuard {
+            lock: self,
+            stripe,
+            not_send: std::marker::PhantomData,
+        })
+    }
+
     /// Locks for reading if no writer is inside or on its way.
     #[cfg(test)]
     pub(crate) fn try_read(&self) -> Option<ShardReadGuard<'_, T>> {
@@ -193,6 +207,18 @@ fn lock_stripe() -> usize {
 #[cfg(memo_shuttle)]
 fn lock_stripe() -> usize {
     usize::from(shuttle::thread::current().id())
+}
+
+/// [`lock_stripe`] if the thread has already taken its stripe (or learnt that it shares the
+/// last one): one thread-local read, no call.
+#[cfg(not(memo_shuttle))]
+#[inline]
+fn known_lock_stripe() -> Option<usize> {
+    STRIPE_INDEX.with(Cell::get).checked_sub(1)
+}
+#[cfg(memo_shuttle)]
+fn known_lock_stripe() -> Option<usize> {
+    Some(lock_stripe())
 }
 
 /// The raw lock under [`ShardLock`].
