@@ -75,7 +75,11 @@ impl<T> ShardLock<T> {
     /// registers saved across calls); else `None`, and [`read`](Self::read) does the rest.
     #[inline]
     pub(crate) fn try_read_inline(&self) -> Option<ShardReadGuard<'_, T>> {
-        let stripe = known_lock_stripe()?;
+        let stripe = known_lock_stripe();
+        // One comparison on the way of a thread with its own stripe: `UNSET` is beyond them.
+        if stripe >= LOCK_STRIPES && stripe == UNSET {
+            return None;
+        }
         // `then`, not `then_some`: a guard made and dropped would count an exit.
         self.raw.try_enter(stripe).then(|| ShardReadGuard {
             lock: self,
@@ -209,16 +213,17 @@ fn lock_stripe() -> usize {
     usize::from(shuttle::thread::current().id())
 }
 
-/// [`lock_stripe`] if the thread has already taken its stripe (or learnt that it shares the
-/// last one): one thread-local read, no call.
+/// [`lock_stripe`] as far as known without a call: the thread's stripe, a number of
+/// [`LOCK_STRIPES`] or more if it shares the last one, or [`UNSET`] before it has taken its
+/// stripe. One thread-local read.
 #[cfg(not(memo_shuttle))]
 #[inline]
-fn known_lock_stripe() -> Option<usize> {
-    STRIPE_INDEX.with(Cell::get).checked_sub(1)
+fn known_lock_stripe() -> usize {
+    STRIPE_INDEX.with(Cell::get)
 }
 #[cfg(memo_shuttle)]
-fn known_lock_stripe() -> Option<usize> {
-    Some(lock_stripe())
+fn known_lock_stripe() -> usize {
+    lock_stripe()
 }
 
 /// The raw lock under [`ShardLock`].
@@ -538,7 +543,10 @@ struct StripeLease(Option<usize>);
 static LEASES: std::sync::Mutex<(Vec<usize>, usize)> = std::sync::Mutex::new((Vec::new(), 0));
 
 /// `STRIPE_INDEX` of a thread that counts on the shared stripe.
-const SHARED: usize = usize::MAX;
+const SHARED: usize = usize::MAX - 1;
+
+/// `STRIPE_INDEX` of a thread that has not counted yet.
+const UNSET: usize = usize::MAX;
 
 impl StripeLease {
     fn take() -> Self {
@@ -552,7 +560,7 @@ impl StripeLease {
                 *next - 1
             })
         });
-        STRIPE_INDEX.with(|i| i.set(lease.map_or(SHARED, |l| l + 1)));
+        STRIPE_INDEX.with(|i| i.set(lease.unwrap_or(SHARED)));
         Self(lease)
     }
 }
@@ -575,10 +583,10 @@ impl Drop for StripeLease {
 std::thread_local! {
     /// The lease itself, made on a thread's first count and given back when the thread exits.
     static STRIPE: StripeLease = StripeLease::take();
-    /// This thread's stripe index plus one (0 before its first count, [`SHARED`] without a
+    /// This thread's stripe index ([`UNSET`] before its first count, [`SHARED`] without a
     /// stripe of its own): the copy of the lease the counting path reads. No destructor, so it
     /// stays readable while the thread's other thread-locals are destroyed.
-    static STRIPE_INDEX: Cell<usize> = const { Cell::new(0) };
+    static STRIPE_INDEX: Cell<usize> = const { Cell::new(UNSET) };
 }
 
 /// The stripe index this thread holds (below [`EXCLUSIVE`]), or a larger number when it shares
@@ -587,20 +595,20 @@ std::thread_local! {
 #[inline]
 fn thread_stripe() -> usize {
     match STRIPE_INDEX.with(Cell::get) {
-        0 => take_stripe(),
-        i => i.wrapping_sub(1),
+        UNSET => take_stripe(),
+        i => i,
     }
 }
 
 /// The first [`thread_stripe`] of a thread: takes its lease, which records the index in
 /// `STRIPE_INDEX`. If the lease cannot be taken (the thread is being torn down), the thread
-/// shares the last stripe from now on: leaving the index at 0 would come back here for ever.
+/// shares the last stripe from now on: leaving the index unset would come back here for ever.
 #[cold]
 fn take_stripe() -> usize {
     if STRIPE.try_with(|_| ()).is_err() {
         STRIPE_INDEX.with(|i| i.set(SHARED));
     }
-    STRIPE_INDEX.with(Cell::get).wrapping_sub(1)
+    STRIPE_INDEX.with(Cell::get)
 }
 
 /// Aligns a value to its own cache lines so that two shards never share one.
