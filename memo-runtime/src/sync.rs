@@ -56,6 +56,16 @@ impl<T> ShardLock<T> {
         }
     }
 
+    /// The guard of a reader counted in on `stripe`.
+    #[inline]
+    fn entered(&self, stripe: usize) -> ShardReadGuard<'_, T> {
+        ShardReadGuard {
+            lock: self,
+            stripe,
+            not_send: std::marker::PhantomData,
+        }
+    }
+
     /// Locks for reading, waiting for a writer inside or on its way.
     #[inline]
     pub(crate) fn read(&self) -> ShardReadGuard<'_, T> {
@@ -63,11 +73,7 @@ impl<T> ShardLock<T> {
         if !self.raw.try_enter(stripe) {
             self.raw.enter_slow(stripe);
         }
-        ShardReadGuard {
-            lock: self,
-            stripe,
-            not_send: std::marker::PhantomData,
-        }
+        self.entered(stripe)
     }
 
     /// Locks for reading if no writer is inside or on its way and this thread already has its
@@ -81,11 +87,7 @@ impl<T> ShardLock<T> {
             return None;
         }
         // `then`, not `then_some`: a guard made and dropped would count an exit.
-        self.raw.try_enter(stripe).then(|| ShardReadGuard {
-            lock: self,
-            stripe,
-            not_send: std::marker::PhantomData,
-        })
+        self.raw.try_enter(stripe).then(|| self.entered(stripe))
     }
 
     /// Locks for reading if no writer is inside or on its way.
@@ -93,11 +95,7 @@ impl<T> ShardLock<T> {
     pub(crate) fn try_read(&self) -> Option<ShardReadGuard<'_, T>> {
         let stripe = lock_stripe();
         // `then`, not `then_some`: a guard made and dropped would count an exit.
-        self.raw.try_enter(stripe).then(|| ShardReadGuard {
-            lock: self,
-            stripe,
-            not_send: std::marker::PhantomData,
-        })
+        self.raw.try_enter(stripe).then(|| self.entered(stripe))
     }
 
     /// Locks for writing, waiting for the readers inside and any other writer.
