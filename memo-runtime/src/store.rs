@@ -237,10 +237,12 @@ const TIME_ONE_LOAD_IN: u32 = 64;
 /// Entries and computations removed under a lock: dropped after it (user `Drop` code never runs
 /// under a lock), and flights to tell to start over.
 ///
-/// The first slot is held inline: a miss that evicts one entry allocates nothing for it.
+/// The first slot is held inline: a miss that evicts one entry allocates nothing for it. Slots
+/// whose drop runs no code (plain keys and values) are not kept at all: only counted.
 struct Removed<K, V> {
     first: Option<Slot<K, V>>,
     slots: Vec<Slot<K, V>>,
+    count: usize,
     pending: Vec<Pending<K, V>>,
 }
 
@@ -249,12 +251,18 @@ impl<K, V: Clone> Removed<K, V> {
         Self {
             first: None,
             slots: Vec::new(),
+            count: 0,
             pending: Vec::new(),
         }
     }
 
+    #[inline]
     fn push(&mut self, slot: Slot<K, V>) {
-        if self.first.is_none() {
+        self.count += 1;
+        if !std::mem::needs_drop::<Slot<K, V>>() {
+            // Dropping it here runs nothing, under the lock or not; keeping it would move it
+            // twice more.
+        } else if self.first.is_none() {
             self.first = Some(slot);
         } else {
             self.slots.push(slot);
@@ -263,7 +271,7 @@ impl<K, V: Clone> Removed<K, V> {
 
     /// How many ready entries were removed.
     fn count(&self) -> usize {
-        usize::from(self.first.is_some()) + self.slots.len()
+        self.count
     }
 }
 
@@ -995,7 +1003,8 @@ where
         if let Some(f) = to_retry {
             f.retry();
         }
-        drop(removed);
+        // `removed` is dropped here, where it stands: `drop(removed)` would copy it first, and
+        // reading it whole right after its fields were written one by one stalls the miss.
     }
 
     /// Inserts a ready slot into the place reserved for it.
@@ -1012,7 +1021,7 @@ where
             Some(ttl) => clock::deadline(self.clock.precise_nanos(), ttl),
             None => NEVER,
         };
-        let mut slot = Slot {
+        let slot = Slot {
             hash,
             meta: Meta::new(),
             expires,
@@ -1025,8 +1034,11 @@ where
             shard.next_expiry = shard.next_expiry.min(expires);
             crate::housekeeper::ensure_started();
         }
+        // Queued where it stands in the table: the policy writes the slot's fields one by one,
+        // and a slot written so on the stack and then moved would be read back whole before
+        // those writes reach the cache (a stall of the whole miss).
+        let slot = shard.table.insert_unique(hash, slot, |s| s.hash).into_mut();
         shard.policy.on_insert(&mut slot.meta, hash);
-        shard.table.insert_unique(hash, slot, |s| s.hash);
         if place == Place::Fresh {
             self.len.fetch_add(1, Ordering::Relaxed);
         }
