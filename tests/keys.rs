@@ -41,6 +41,43 @@ fn borrowed_arguments_hit_whatever_owns_the_value() {
 }
 
 #[test]
+fn string_keys_short_and_long_hit_and_invalidate_alike() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    // `&str` keys of up to 24 bytes are stored inside the entry, longer ones on the heap: both
+    // must hit, stay apart, and render the same way for invalidation.
+    #[cached(prefix = "keys_strlen")]
+    fn size(name: &str) -> usize {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        name.len()
+    }
+
+    let names: Vec<String> = [0, 1, 23, 24, 25, 200]
+        .iter()
+        .map(|&n| "x".repeat(n))
+        .collect();
+    for name in &names {
+        assert_eq!(size(name), name.len());
+    }
+    assert_eq!(calls(&CALLS), names.len(), "every length is its own key");
+    for name in &names {
+        // Another allocation holding the same text hits.
+        assert_eq!(size(&name.clone()), name.len());
+    }
+    assert_eq!(calls(&CALLS), names.len(), "every second call hits");
+    for name in &names[1..] {
+        assert_eq!(
+            memo::invalidate(&format!("keys_strlen:{name}")).unwrap(),
+            1,
+            "the key of {} bytes renders as its text",
+            name.len()
+        );
+    }
+    size(&names[3]);
+    assert_eq!(calls(&CALLS), names.len() + 1, "an invalidated key misses");
+}
+
+#[test]
 fn keys_render_as_prefix_and_arguments() {
     #[derive(Clone, Debug, Hash, PartialEq, Eq)]
     struct OnlyDebug(u8);

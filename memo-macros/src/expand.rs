@@ -265,13 +265,18 @@ fn key_expr(parts: &[Source]) -> TokenStream {
     quote!((#(#groups,)*))
 }
 
-/// One key part as `&T`: `&id` for an owned argument, the reference itself for `name: &str`.
+/// One key part as `&T`: `&id` for an owned argument, the reference itself for `point: &Point`,
+/// `StrArg(name)` for `name: &str` (stored as a compact string).
 fn key_part(source: &Source) -> TokenStream {
     match source {
         Source::Arg {
             ident,
             hold: Hold::Owned,
         } => quote!(&#ident),
+        Source::Arg {
+            ident,
+            hold: Hold::Str,
+        } => quote!(::memo::__private::StrArg(#ident)),
         Source::Arg {
             ident,
             hold: Hold::Shared,
@@ -429,9 +434,10 @@ mod tests {
         );
         assert!(out.contains("prefix : \"user\""), "{out}");
         assert!(out.contains("from_nanos (60000000000u64)"), "{out}");
-        assert!(out.contains(". hit (& (& id , name ,) ,"), "{out}");
+        let key = "& (& id , :: memo :: __private :: StrArg (name) ,) ,";
+        assert!(out.contains(&format!(". hit ({key}")), "{out}");
         assert!(
-            out.contains(". enter (__memo_missed , & (& id , name ,) ,"),
+            out.contains(&format!(". enter (__memo_missed , {key}")),
             "{out}"
         );
         assert!(
@@ -439,6 +445,22 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn only_str_references_are_keyed_as_compact_strings() {
+        let out = expand_cached(
+            quote!(),
+            quote!(
+                fn f<'a>(a: &'a str, b: &String, c: &&str, d: &Point, e: String) -> u8 {
+                    0
+                }
+            ),
+        );
+        assert!(
+            out.contains(". hit (& (:: memo :: __private :: StrArg (a) , b , c , d , & e ,) ,"),
+            "{out}"
+        );
     }
 
     #[test]

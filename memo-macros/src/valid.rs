@@ -18,8 +18,10 @@ use crate::template::{self, Piece, Placeholder, Target};
 pub(crate) enum Hold {
     /// By value: `id: u64`, `self`, `self: Arc<Self>`.
     Owned,
-    /// By shared reference: `name: &str`, `&self`.
+    /// By shared reference: `point: &Point`, `&self`.
     Shared,
+    /// By shared reference to `str`: `name: &str` (stored as a compact string).
+    Str,
     /// By exclusive reference: `buf: &mut Vec<u8>`, `&mut self`.
     Mut,
 }
@@ -246,9 +248,15 @@ fn strip(ty: &Type) -> &Type {
 fn type_hold(ty: &Type) -> Hold {
     match strip(ty) {
         Type::Reference(r) if r.mutability.is_some() => Hold::Mut,
+        Type::Reference(r) if is_str(&r.elem) => Hold::Str,
         Type::Reference(_) => Hold::Shared,
         _ => Hold::Owned,
     }
+}
+
+/// Whether a type is written `str`.
+fn is_str(ty: &Type) -> bool {
+    matches!(strip(ty), Type::Path(p) if p.qself.is_none() && p.path.is_ident("str"))
 }
 
 /// Checks shared by both attributes: a body to wrap, and not `const`.
@@ -317,7 +325,7 @@ fn check_receiver(params: &Params<'_>, errors: &mut Errors) {
         return;
     };
     match hold {
-        Hold::Shared => {}
+        Hold::Shared | Hold::Str => {}
         Hold::Mut => errors.spanned(
             receiver,
             "`#[cached]` methods take `&self`: a method that changes its receiver would skip the change on a hit; write `&self` (with interior mutability if needed), or remove `#[cached]`",

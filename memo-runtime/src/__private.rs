@@ -3,7 +3,7 @@
 
 pub use crate::function::{Entry, Guard, Missed, Owner, Site, SiteMeta};
 pub use crate::key::{
-    ArgKey, KeyArgs, KeyGroup, KeyWriter, Render, RenderDebug, RenderDisplay, RenderOpaque,
+    ArgKey, KeyArgs, KeyGroup, KeyWriter, Render, RenderDebug, RenderDisplay, RenderOpaque, StrArg,
 };
 pub use crate::outcome::{
     Kind, KindTag, OptionKind, PlainKind, ResultKind, SelectOption, SelectPlain, SelectResult,
