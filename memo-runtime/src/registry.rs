@@ -231,7 +231,9 @@ pub fn default_cache() -> Cache {
 pub fn invalidate(pattern: &str) -> Result<usize, PatternError> {
     if !pattern.is_empty()
         && pattern.len() <= Pattern::MAX_LEN
-        && !pattern.contains(['*', '?', '[', ']', '\\'])
+        && !pattern
+            .bytes()
+            .any(|b| matches!(b, b'*' | b'?' | b'[' | b']' | b'\\'))
     {
         // A plain key: no pattern to compile.
         let stores = registry().stores();
