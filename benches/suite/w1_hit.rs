@@ -109,6 +109,13 @@ fn memo_str_ttl(name: &str, n: u32) -> Value64 {
     compute_v64(name, n)
 }
 
+/// The same function for the names of 40 bytes, which memo stores on the heap (those of up to
+/// 24 bytes are kept inside the entry).
+#[memo::cached(cache_type = "bench_w1_str_long")]
+fn memo_str_long(name: &str, n: u32) -> Value64 {
+    compute_v64(name, n)
+}
+
 #[cached::proc_macro::cached(max_size = 12_000)]
 fn cached_u64(x: u64) -> u64 {
     compute(x)
@@ -327,6 +334,10 @@ fn str_groups(mode: Mode, report: &mut Report) -> (Vec<Measured>, Vec<Measured>)
     let texts = Arena::new((0..KEYS).map(|i| format!("{}:{}", names.get(i), nums[i])));
     let seq: Vec<u32> = access_sequence(SEQ, KEYS, 4);
     let at = |i: u32| (names.get(i as usize), nums[i as usize]);
+    let long_names = Arena::new((0..KEYS).map(|i| format!("customer-{:031}", i * 7919 + 13)));
+    let at_long = |i: u32| (long_names.get(i as usize), nums[i as usize]);
+    let mut hb_long: Hb<OwnedKey, Value64> =
+        HashMap::with_capacity_and_hasher(CAP, ahash::RandomState::new());
 
     let mut hb: Hb<OwnedKey, Value64> =
         HashMap::with_capacity_and_hasher(CAP, ahash::RandomState::new());
@@ -339,6 +350,7 @@ fn str_groups(mode: Mode, report: &mut Report) -> (Vec<Measured>, Vec<Measured>)
     let manual_ttl = memo_type("bench_w1_manual_str_ttl", true);
     memo_type("bench_w1_str", false);
     memo_type("bench_w1_str_ttl", true);
+    memo_type("bench_w1_str_long", false);
 
     let qc_memo = |name: &str, n: u32| {
         if let Some(v) = qc.get(&KeyRef(name, n)) {
@@ -379,13 +391,18 @@ fn str_groups(mode: Mode, report: &mut Report) -> (Vec<Measured>, Vec<Measured>)
             assert_eq!(cached_str_ttl(name, n), want);
             assert_eq!(manual_memo(manual, i), want);
             assert_eq!(manual_memo(manual_ttl, i), want);
+            let (long, n) = at_long(i);
+            assert_eq!(long.len(), 40);
+            let want = compute_v64(long, n);
+            assert_eq!(hb_str(&mut hb_long, long, n), want);
+            assert_eq!(memo_str_long(long, n), want);
         }
         moka_plain.run_pending_tasks();
         moka_ttl.run_pending_tasks();
     }
 
-    let mut cur = [0_usize; 10];
-    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9] = &mut cur;
+    let mut cur = [0_usize; 12];
+    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11] = &mut cur;
     let benches = vec![
         Bench::new("hashbrown + ahash, local memo (no TTL)", |ops| {
             time_seq(&seq, c0, ops, |i| {
@@ -448,12 +465,39 @@ fn str_groups(mode: Mode, report: &mut Report) -> (Vec<Measured>, Vec<Measured>)
             "memo manual get_or_insert_with, default TTL (key pre-rendered)",
             |ops| time_seq(&seq, c9, ops, |i| manual_memo(manual_ttl, i).sum()),
         ),
+        Bench::new("hashbrown + ahash, local memo, names of 40 bytes", |ops| {
+            time_seq(&seq, c10, ops, |i| {
+                let (name, n) = at_long(i);
+                hb_str(&mut hb_long, name, n).sum()
+            })
+        }),
+        Bench::new(
+            "memo #[cached], names of 40 bytes (stored on the heap)",
+            |ops| {
+                time_seq(&seq, c11, ops, |i| {
+                    let (name, n) = at_long(i);
+                    memo_str_long(name, n).sum()
+                })
+            },
+        ),
     ];
     let results = interleave(mode, benches);
     let plain = pick(&results, &[0, 1, 2, 4, 6, 8]);
     let timed = pick(&results, &[0, 1, 3, 5, 7, 9]);
+    let long = pick(&results, &[10, 11]);
     report.timings("W1 (&str, u32) -> Value64 hit", &plain, 0);
     report.timings("W1 (&str, u32) -> Value64 hit, TTL", &timed, 0);
+    report.timings("W1 (&str, u32) -> Value64 hit, names of 40 bytes", &long, 0);
+    report.info(
+        "W1 hit, `(&str, u32)` key with names of 40 bytes (past the 24 kept inline): memo `#[cached]` / local hashbrown memo",
+        "(none)",
+        format!(
+            "{:.2}x ({} vs {})",
+            long[1].ratio_to(&long[0]).median,
+            ns(long[1].summary().median),
+            ns(long[0].summary().median)
+        ),
+    );
     (plain, timed)
 }
 
