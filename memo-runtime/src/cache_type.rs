@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use crate::clock::{Clock, NEVER, duration_nanos};
 use crate::config::{CacheConfig, EvictionPolicy};
+use crate::key::TextKey;
 use crate::store::{ErasedStore, Store, StoreInfo, entry_bytes};
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
 
 /// The value type of the manual API's store.
 pub(crate) type ManualValue = Arc<dyn Any + Send + Sync>;
 /// The manual API's store.
-pub(crate) type ManualStore = Store<Box<str>, ManualValue>;
+pub(crate) type ManualStore = Store<TextKey, ManualValue>;
 
 /// The most first segments of manual keys that get a store of their own, per cache type.
 const MANUAL_SEGMENTS: usize = 32;
@@ -342,7 +343,7 @@ impl CacheType {
     }
 
     fn new_manual_store(&'static self, segment: &str) -> &'static ManualStore {
-        let info = StoreInfo::manual(entry_bytes::<Box<str>, ManualValue>(false), segment);
+        let info = StoreInfo::manual(entry_bytes::<TextKey, ManualValue>(false), segment);
         let hasher = self.manual.hasher.clone();
         let store: &'static ManualStore =
             Box::leak(Box::new(Store::with_hasher(self, info, None, hasher)));

@@ -55,7 +55,7 @@ where
 pub struct StrArg<'a>(pub &'a str);
 
 impl ArgKey for StrArg<'_> {
-    type Owned = compact_str::CompactString;
+    type Owned = TextKey;
 
     #[inline]
     fn hash_arg<H: Hasher>(&self, state: &mut H) {
@@ -68,7 +68,7 @@ impl ArgKey for StrArg<'_> {
     }
 
     fn to_owned_arg(&self) -> Self::Owned {
-        compact_str::CompactString::new(self.0)
+        TextKey::new(self.0)
     }
 }
 
@@ -86,8 +86,12 @@ pub trait KeyArgs {
     fn to_owned_key(&self) -> Self::Owned;
 }
 
+/// The owned form of a text key (the manual API's keys, `&str` arguments): up to 24 bytes
+/// inside the entry, longer ones on the heap.
+pub(crate) type TextKey = compact_str::CompactString;
+
 impl KeyArgs for str {
-    type Owned = Box<str>;
+    type Owned = TextKey;
 
     #[inline]
     fn hash_key<H: Hasher>(&self, state: &mut H) {
@@ -95,12 +99,12 @@ impl KeyArgs for str {
     }
 
     #[inline]
-    fn eq_key(&self, owned: &Box<str>) -> bool {
-        **owned == *self
+    fn eq_key(&self, owned: &TextKey) -> bool {
+        owned.as_str() == self
     }
 
-    fn to_owned_key(&self) -> Box<str> {
-        Box::from(self)
+    fn to_owned_key(&self) -> TextKey {
+        TextKey::new(self)
     }
 }
 

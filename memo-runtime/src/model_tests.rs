@@ -26,13 +26,13 @@ use crate::cache_type::CacheType;
 use crate::config::CacheConfig;
 use crate::flight::WaitFlight;
 use crate::function::Leader;
-use crate::key::{KeyArgs, KeyWriter};
+use crate::key::{KeyArgs, KeyWriter, TextKey};
 use crate::pattern::Pattern;
 use crate::store::{Begin, Caller, ErasedStore, Lookup, Store, StoreInfo};
 use crate::sync::ShardLock;
 
 /// The manual API's kind of store: string keys that are their own text.
-type TestStore = Store<Box<str>, u64>;
+type TestStore = Store<TextKey, u64>;
 /// A cached function's kind of store: argument tuples, rendered as `m:<arg>`.
 type FnStore = Store<(u64,), u64>;
 
@@ -350,7 +350,7 @@ trait Borrowing: Send + Sync + 'static {
     type Borrowed: KeyArgs<Owned = Self> + ?Sized + 'static;
 }
 
-impl Borrowing for Box<str> {
+impl Borrowing for TextKey {
     type Borrowed = str;
 }
 

@@ -33,7 +33,7 @@ use crate::clock::{self, Clock, NEVER};
 use crate::config::EvictionPolicy;
 use crate::flight::{Flight, FlightId};
 use crate::index::TagIndex;
-use crate::key::{KeyArgs, KeyWriter, RenderFn, hash_key};
+use crate::key::{KeyArgs, KeyWriter, RenderFn, TextKey, hash_key};
 use crate::pattern::{Pattern, PrefixMatch};
 use crate::policy::{Meta, Policy, Tracked};
 use crate::stats::Counters;
@@ -833,7 +833,7 @@ where
             Some(render) => render(key, &mut KeyWriter::new(out)),
             None => {
                 // Manual stores: the key is its own text.
-                if let Some(text) = (key as &dyn Any).downcast_ref::<Box<str>>() {
+                if let Some(text) = (key as &dyn Any).downcast_ref::<TextKey>() {
                     out.push_str(text);
                 }
             }
@@ -857,7 +857,7 @@ where
     /// it is, so that an invalidation that could see the entry sees the bit).
     fn mark_segment(&self, key: &K) {
         if self.info.prefix.is_none() {
-            if let Some(text) = (key as &dyn Any).downcast_ref::<Box<str>>() {
+            if let Some(text) = (key as &dyn Any).downcast_ref::<TextKey>() {
                 self.segments
                     .fetch_or(self.segment_bit(text), std::sync::atomic::Ordering::SeqCst);
             }
@@ -1136,8 +1136,8 @@ where
             return self.rendered_hash(key);
         }
         let text = (key as &dyn Any)
-            .downcast_ref::<Box<str>>()
-            .map_or("", |k| k);
+            .downcast_ref::<TextKey>()
+            .map_or("", TextKey::as_str);
         self.text_hash(segment(text))
     }
 
@@ -1727,16 +1727,16 @@ mod tests {
         Box::leak(Box::new(CacheType::new("store_test", &config, true)))
     }
 
-    fn store(capacity: usize) -> &'static Store<Box<str>, u32> {
+    fn store(capacity: usize) -> &'static Store<TextKey, u32> {
         let info = StoreInfo::manual(0, "");
         let ty = ty(capacity);
-        let s: &'static Store<Box<str>, u32> = Box::leak(Box::new(Store::new(ty, info, None)));
+        let s: &'static Store<TextKey, u32> = Box::leak(Box::new(Store::new(ty, info, None)));
         ty.add_store(s);
         s
     }
 
     /// Begins a computation of `key` that the caller must lead, and returns its id.
-    fn lead(s: &Store<Box<str>, u32>, h: u64, key: &str, caller: Caller) -> FlightId {
+    fn lead(s: &Store<TextKey, u32>, h: u64, key: &str, caller: Caller) -> FlightId {
         let Begin::Lead { id, .. } = s.lookup_or_begin(h, key, true, caller) else {
             panic!("expected to lead")
         };
