@@ -293,10 +293,17 @@ thread_local! {
 }
 
 /// A sharded table of one key type and one value type.
+///
+/// In declaration order (`repr(C)`): what every hit reads (the shards, the hasher, the clock)
+/// fills the first cache line, and the hit counters, written on every hit, come after it, at
+/// offsets that are not those of the first line plus a multiple of 4 KiB (a load at the same
+/// address bits as a store in flight waits for it, as if it read what the store writes).
+#[repr(C)]
 pub(crate) struct Store<K, V> {
     shards: Box<[LockedShard<K, V>]>,
     shift: u32,
     hasher: ahash::RandomState,
+    clock: Clock,
     /// The secondary index, built by the first invalidation that needs it: for function stores
     /// the rendered key (exact invalidation in O(1)); for the manual store the key's first
     /// segment, `user:` of `user:42` (`user:*` in O(matches)).
@@ -306,7 +313,6 @@ pub(crate) struct Store<K, V> {
     render: Option<RenderFn<K>>,
     pub(crate) info: StoreInfo,
     pub(crate) ty: &'static CacheType,
-    clock: Clock,
     len: AtomicUsize,
     evict_cursor: AtomicUsize,
     /// Hits, counted outside the shards so that a hit writes nothing a hit on another core
