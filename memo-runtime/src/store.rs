@@ -148,7 +148,7 @@ struct Pending<K, V> {
 /// the write lock, which locks every reader stripe. Writers, who hold the shard exclusively,
 /// reach it through `get_mut`, without locking.
 struct InFlight<K, V> {
-    table: HashTable<Pending<K, V>>,
+    table: PendingSet<K, V>,
     /// The stamp of the next computation (its [`FlightId`]).
     next_stamp: u32,
     misses: u64,
@@ -158,11 +158,103 @@ struct InFlight<K, V> {
 impl<K, V> InFlight<K, V> {
     fn new() -> Self {
         Self {
-            table: HashTable::new(),
+            table: PendingSet::new(),
             next_stamp: 0,
             misses: 0,
             coalesced: 0,
         }
+    }
+}
+
+/// The computations in flight of one shard: the first in a field of its own, any others in a
+/// table. A shard nearly always has one computation in flight at most, and a field costs a
+/// fraction of a table's insert, lookup and removal, which every miss makes.
+struct PendingSet<K, V> {
+    solo: Option<Pending<K, V>>,
+    more: HashTable<Pending<K, V>>,
+}
+
+impl<K, V> PendingSet<K, V> {
+    fn new() -> Self {
+        Self {
+            solo: None,
+            more: HashTable::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.solo.is_some()) + self.more.len()
+    }
+
+    /// The computation of hash `hash` that `eq` accepts.
+    fn find(
+        &self,
+        hash: u64,
+        mut eq: impl FnMut(&Pending<K, V>) -> bool,
+    ) -> Option<&Pending<K, V>> {
+        match &self.solo {
+            Some(p) if p.hash == hash && eq(p) => Some(p),
+            _ if self.more.is_empty() => None,
+            _ => self.more.find(hash, eq),
+        }
+    }
+
+    /// [`find`](Self::find), for changing it.
+    fn find_mut(
+        &mut self,
+        hash: u64,
+        mut eq: impl FnMut(&Pending<K, V>) -> bool,
+    ) -> Option<&mut Pending<K, V>> {
+        if self.solo.as_ref().is_some_and(|p| p.hash == hash && eq(p)) {
+            return self.solo.as_mut();
+        }
+        if self.more.is_empty() {
+            return None;
+        }
+        self.more.find_mut(hash, eq)
+    }
+
+    fn insert(&mut self, p: Pending<K, V>) {
+        if self.solo.is_none() {
+            self.solo = Some(p);
+        } else {
+            self.more.insert_unique(p.hash, p, |p| p.hash);
+        }
+    }
+
+    /// Takes out the computation of hash `hash` that `eq` accepts.
+    fn remove(
+        &mut self,
+        hash: u64,
+        mut eq: impl FnMut(&Pending<K, V>) -> bool,
+    ) -> Option<Pending<K, V>> {
+        if self.solo.as_ref().is_some_and(|p| p.hash == hash && eq(p)) {
+            return self.solo.take();
+        }
+        if self.more.is_empty() {
+            return None;
+        }
+        let entry = self.more.find_entry(hash, eq).ok()?;
+        Some(entry.remove().0)
+    }
+
+    /// Every computation, in an order that stays the same while the set does not change.
+    fn iter(&self) -> impl Iterator<Item = &Pending<K, V>> {
+        self.solo.iter().chain(self.more.iter())
+    }
+
+    /// [`iter`](Self::iter), for changing them (same order).
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Pending<K, V>> {
+        self.solo.iter_mut().chain(self.more.iter_mut())
+    }
+
+    /// Takes out every computation.
+    fn drain(&mut self) -> Vec<Pending<K, V>> {
+        self.solo
+            .take()
+            .into_iter()
+            .chain(self.more.drain())
+            .collect()
     }
 }
 
@@ -805,21 +897,17 @@ where
         } else {
             0
         };
-        flights.table.insert_unique(
+        flights.table.insert(Pending {
             hash,
-            Pending {
-                hash,
-                stamp,
-                tag,
-                key,
-                flight: None,
-                thread: match caller {
-                    Caller::Thread => crate::flight::this_thread(),
-                    Caller::Task => 0,
-                },
+            stamp,
+            tag,
+            key,
+            flight: None,
+            thread: match caller {
+                Caller::Thread => crate::flight::this_thread(),
+                Caller::Task => 0,
             },
-            |p| p.hash,
-        );
+        });
         Begin::Lead {
             id: FlightId {
                 store: self.addr(),
@@ -977,9 +1065,7 @@ where
             .pending
             .get_mut()
             .table
-            .find_entry(hash, |p| p.stamp == id.stamp)
-            .ok()
-            .map(|e| e.remove().0);
+            .remove(hash, |p| p.stamp == id.stamp);
         let mut to_finish = None;
         let mut to_retry = None;
         match (pending, value) {
@@ -1060,8 +1146,7 @@ where
             let mut guard = self.lock(id.shard as usize);
             let shard = &mut *guard;
             let flights = &mut shard.pending.get_mut().table;
-            if let Ok(entry) = flights.find_entry(hash, |p| p.stamp == id.stamp) {
-                let (p, _) = entry.remove();
+            if let Some(p) = flights.remove(hash, |p| p.stamp == id.stamp) {
                 self.forget_pending(shard, &p);
                 removed.pending.push(p);
             }
@@ -1222,8 +1307,7 @@ where
                 removed.push(old);
             }
             let flights = &mut shard.pending.get_mut().table;
-            if let Ok(entry) = flights.find_entry(hash, |p| key.eq_key(&p.key)) {
-                let (p, _) = entry.remove();
+            if let Some(p) = flights.remove(hash, |p| key.eq_key(&p.key)) {
                 self.forget_pending(shard, &p);
                 removed.pending.push(p);
             }
@@ -1269,13 +1353,12 @@ where
             self.count_removal_tagged(shard, &slot, Cause::Invalidated, tag);
             removed.push(slot);
         }
-        while let Ok(entry) = shard
+        while let Some(p) = shard
             .pending
             .get_mut()
             .table
-            .find_entry(hash, |p| matches(&p.key))
+            .remove(hash, |p| matches(&p.key))
         {
-            let (p, _) = entry.remove();
             self.forget_pending(shard, &p);
             removed.pending.push(p);
         }
@@ -1429,8 +1512,7 @@ where
                 }
                 for (hash, stamp) in pending {
                     let flights = &mut shard.pending.get_mut().table;
-                    if let Ok(e) = flights.find_entry(hash, |p| p.stamp == stamp) {
-                        let (p, _) = e.remove();
+                    if let Some(p) = flights.remove(hash, |p| p.stamp == stamp) {
                         self.forget_pending(shard, &p);
                         removed.pending.push(p);
                     }
@@ -1451,7 +1533,7 @@ where
                 let mut guard = self.lock(i);
                 let shard = &mut *guard;
                 let slots: Vec<Slot<K, V>> = shard.table.drain().collect();
-                let pending: Vec<Pending<K, V>> = shard.pending.get_mut().table.drain().collect();
+                let pending: Vec<Pending<K, V>> = shard.pending.get_mut().table.drain();
                 for slot in slots {
                     self.count_removal(shard, &slot, Cause::Invalidated);
                     removed.push(slot);
@@ -1599,7 +1681,7 @@ fn segment(text: &str) -> &str {
 }
 
 /// Whether the computation `id` is still in flight and somebody waits for it.
-fn has_waiters<K, V>(pending: &HashTable<Pending<K, V>>, hash: u64, id: FlightId) -> bool {
+fn has_waiters<K, V>(pending: &PendingSet<K, V>, hash: u64, id: FlightId) -> bool {
     pending
         .find(hash, |p| p.stamp == id.stamp)
         .is_some_and(|p| p.flight.is_some())
