@@ -1857,6 +1857,49 @@ mod tests {
         );
     }
 
+    /// Several computations in flight in one shard (the first in the shard's field, the others
+    /// in its table) are found, fenced and finished each on its own, in any order.
+    #[test]
+    fn computations_in_flight_in_one_shard_stay_apart() {
+        let s = store(10);
+        let keys = ["a", "b", "c", "d"];
+        let ids: Vec<(u64, FlightId)> = keys
+            .iter()
+            .map(|k| {
+                let h = s.hash(*k);
+                (h, lead(s, h, k, Caller::Task))
+            })
+            .collect();
+        // Each key has its own computation to wait for.
+        for (k, (h, _)) in keys.iter().zip(&ids) {
+            assert!(matches!(
+                s.lookup_or_begin(*h, *k, true, Caller::Thread),
+                Begin::Wait(_)
+            ));
+        }
+        // Fence "b" (in the table behind the first), finish the rest out of order.
+        assert!(!s.remove("b"), "nothing ready to remove");
+        let order = [2, 0, 1, 3];
+        for (n, &i) in order.iter().enumerate() {
+            let (h, id) = ids[i];
+            s.finish(h, id, Some(u32::try_from(n).unwrap() + 10), None);
+        }
+        assert!(matches!(s.lookup(ids[0].0, "a"), Lookup::Hit(11)));
+        assert!(!s.contains("b"), "the fenced computation did not store");
+        assert!(matches!(s.lookup(ids[2].0, "c"), Lookup::Hit(10)));
+        assert!(matches!(s.lookup(ids[3].0, "d"), Lookup::Hit(13)));
+        // A new computation takes the field again once it is free.
+        let h = s.hash("e");
+        let id = lead(s, h, "e", Caller::Thread);
+        s.abandon(h, id);
+        assert!(matches!(
+            s.lookup_or_begin(h, "e", true, Caller::Thread),
+            Begin::Lead { .. }
+        ));
+        let (_, _, in_flight) = s.counters();
+        assert_eq!(in_flight, 1);
+    }
+
     #[test]
     fn fenced_leader_does_not_store() {
         let s = store(10);
