@@ -393,7 +393,6 @@ thread_local! {
 #[repr(C)]
 pub(crate) struct Store<K, V> {
     shards: Box<[LockedShard<K, V>]>,
-    shift: u32,
     hasher: ahash::RandomState,
     clock: Clock,
     /// The secondary index, built by the first invalidation that needs it: for function stores
@@ -415,6 +414,10 @@ pub(crate) struct Store<K, V> {
     /// that cannot hold its key without touching their shards. Never cleared.
     segments: std::sync::atomic::AtomicU64,
 }
+
+/// Where in a hash the bits that choose a shard start: apart from the low bits that place a key
+/// in a shard's table and the top seven that tag it there (hashbrown's `h1` and `h2`).
+const SHARD_BITS_AT: u32 = 40;
 
 /// The number of shards for a cache type of `capacity` entries: one below 1,024 entries (so
 /// that small caches keep an exact global eviction order), else 8 to 256.
@@ -470,7 +473,6 @@ where
             shards,
             // Shard by bits 40.. of the hash: hashbrown uses the low bits to place slots and
             // the top seven as tags, so neither loses entropy within a shard.
-            shift: 40,
             hasher,
             index,
             index_ready: AtomicBool::new(false),
@@ -492,7 +494,7 @@ where
 
     #[inline]
     fn shard_of(&self, hash: u64) -> usize {
-        ((hash >> self.shift) as usize) & (self.shards.len() - 1)
+        ((hash >> SHARD_BITS_AT) as usize) & (self.shards.len() - 1)
     }
 
     #[inline]
@@ -1217,7 +1219,7 @@ where
     }
 
     fn index_shard(&self, tag: u64) -> &IndexShard {
-        &self.index[(tag >> self.shift) as usize & (self.index.len() - 1)]
+        &self.index[(tag >> SHARD_BITS_AT) as usize & (self.index.len() - 1)]
     }
 
     /// A key's tag in the secondary index: the hash of its rendered text (function stores) or of
