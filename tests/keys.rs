@@ -78,6 +78,42 @@ fn string_keys_short_and_long_hit_and_invalidate_alike() {
 }
 
 #[test]
+fn owned_and_borrowed_string_arguments_hit_and_invalidate_as_str_does() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "keys_owned_string")]
+    fn owned(name: String) -> usize {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        name.len()
+    }
+
+    #[allow(clippy::ptr_arg)] // `&String` on purpose: the case under test
+    #[cached(prefix = "keys_ref_string")]
+    fn by_ref(name: &String) -> usize {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        name.len() * 2
+    }
+
+    let short = String::from("ada");
+    let long = "y".repeat(40);
+    for name in [&short, &long] {
+        assert_eq!(owned(name.clone()), name.len());
+        assert_eq!(owned(name.clone()), name.len());
+        assert_eq!(by_ref(name), name.len() * 2);
+        assert_eq!(by_ref(&name.clone()), name.len() * 2);
+    }
+    assert_eq!(calls(&CALLS), 4, "the second call of each hits");
+    assert_eq!(memo::invalidate("keys_owned_string:ada").unwrap(), 1);
+    assert_eq!(
+        memo::invalidate(&format!("keys_ref_string:{long}")).unwrap(),
+        1
+    );
+    owned(short.clone());
+    by_ref(&long);
+    assert_eq!(calls(&CALLS), 6, "invalidated keys miss");
+}
+
+#[test]
 fn keys_render_as_prefix_and_arguments() {
     #[derive(Clone, Debug, Hash, PartialEq, Eq)]
     struct OnlyDebug(u8);

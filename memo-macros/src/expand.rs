@@ -266,7 +266,8 @@ fn key_expr(parts: &[Source]) -> TokenStream {
 }
 
 /// One key part as `&T`: `&id` for an owned argument, the reference itself for `point: &Point`,
-/// `StrArg(name)` for `name: &str` (stored as a compact string).
+/// `StrArg(name)` for `name: &str` or `&String` and `StrArg(&name)` for `name: String` (stored
+/// as a compact string).
 fn key_part(source: &Source) -> TokenStream {
     match source {
         Source::Arg {
@@ -277,6 +278,10 @@ fn key_part(source: &Source) -> TokenStream {
             ident,
             hold: Hold::Str,
         } => quote!(::memo::__private::StrArg(#ident)),
+        Source::Arg {
+            ident,
+            hold: Hold::OwnedStr,
+        } => quote!(::memo::__private::StrArg(&#ident)),
         Source::Arg {
             ident,
             hold: Hold::Shared,
@@ -294,7 +299,7 @@ fn borrow(source: &Source) -> TokenStream {
     match source {
         Source::Arg {
             ident,
-            hold: Hold::Owned,
+            hold: Hold::Owned | Hold::OwnedStr,
         } => quote!(&#ident),
         Source::Arg { ident, .. } => quote!(&*#ident),
         Source::Receiver {
@@ -448,17 +453,19 @@ mod tests {
     }
 
     #[test]
-    fn only_str_references_are_keyed_as_compact_strings() {
+    fn only_strings_are_keyed_as_compact_strings() {
         let out = expand_cached(
             quote!(),
             quote!(
-                fn f<'a>(a: &'a str, b: &String, c: &&str, d: &Point, e: String) -> u8 {
+                fn f<'a>(a: &'a str, b: &String, c: &&str, d: &Point, e: String, f: Vec<u8>) -> u8 {
                     0
                 }
             ),
         );
         assert!(
-            out.contains(". hit (& (:: memo :: __private :: StrArg (a) , b , c , d , & e ,) ,"),
+            out.contains(
+                ". hit (& (:: memo :: __private :: StrArg (a) , :: memo :: __private :: StrArg (b) , c , d , :: memo :: __private :: StrArg (& e) , & f ,) ,"
+            ),
             "{out}"
         );
     }

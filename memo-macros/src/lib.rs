@@ -92,9 +92,10 @@ use proc_macro::TokenStream;
 /// By default every argument is part of the key, in order. Arguments can be owned values or
 /// shared references (`&str`, `&[T]`, `&T`) of any type that is `Hash + Eq` (owned arguments
 /// also `Clone`, and `Send + Sync + 'static`). A borrowed argument is turned into an owned
-/// value (`Vec<T>`, `T`) only when the call misses; a hit only hashes and compares. A `&str`
-/// argument is stored as a compact string: up to 24 bytes inside the entry itself (a hit then
-/// reads no other allocation, and a miss allocates nothing for it), longer ones on the heap.
+/// value (`Vec<T>`, `T`) only when the call misses; a hit only hashes and compares. An argument
+/// written `&str`, `&String` or `String` is stored as a compact string: up to 24 bytes inside
+/// the entry itself (a hit then reads no other allocation, and a miss allocates nothing for
+/// it), longer ones on the heap.
 ///
 /// - An argument bound to `_` is not part of the key: calls that differ only in it share an
 ///   entry. Use it for arguments that do not change the result (a logger, a request id).

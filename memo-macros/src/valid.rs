@@ -18,9 +18,11 @@ use crate::template::{self, Piece, Placeholder, Target};
 pub(crate) enum Hold {
     /// By value: `id: u64`, `self`, `self: Arc<Self>`.
     Owned,
+    /// By value, a `String`: `name: String` (stored as a compact string).
+    OwnedStr,
     /// By shared reference: `point: &Point`, `&self`.
     Shared,
-    /// By shared reference to `str`: `name: &str` (stored as a compact string).
+    /// By shared reference to `str` or `String`: `name: &str` (stored as a compact string).
     Str,
     /// By exclusive reference: `buf: &mut Vec<u8>`, `&mut self`.
     Mut,
@@ -248,8 +250,9 @@ fn strip(ty: &Type) -> &Type {
 fn type_hold(ty: &Type) -> Hold {
     match strip(ty) {
         Type::Reference(r) if r.mutability.is_some() => Hold::Mut,
-        Type::Reference(r) if is_str(&r.elem) => Hold::Str,
+        Type::Reference(r) if is_str(&r.elem) || is_string(&r.elem) => Hold::Str,
         Type::Reference(_) => Hold::Shared,
+        ty if is_string(ty) => Hold::OwnedStr,
         _ => Hold::Owned,
     }
 }
@@ -257,6 +260,11 @@ fn type_hold(ty: &Type) -> Hold {
 /// Whether a type is written `str`.
 fn is_str(ty: &Type) -> bool {
     matches!(strip(ty), Type::Path(p) if p.qself.is_none() && p.path.is_ident("str"))
+}
+
+/// Whether a type is written `String`.
+fn is_string(ty: &Type) -> bool {
+    matches!(strip(ty), Type::Path(p) if p.qself.is_none() && p.path.is_ident("String"))
 }
 
 /// Checks shared by both attributes: a body to wrap, and not `const`.
@@ -330,7 +338,7 @@ fn check_receiver(params: &Params<'_>, errors: &mut Errors) {
             receiver,
             "`#[cached]` methods take `&self`: a method that changes its receiver would skip the change on a hit; write `&self` (with interior mutability if needed), or remove `#[cached]`",
         ),
-        Hold::Owned => errors.spanned(
+        Hold::Owned | Hold::OwnedStr => errors.spanned(
             receiver,
             "`#[cached]` methods take `&self`, not the receiver by value: write `&self`",
         ),

@@ -10,7 +10,8 @@ use std::hash::{BuildHasher, Hash, Hasher};
 /// Implemented for `&T` whenever `T: ToOwned` and the owned form hashes and compares like the
 /// borrowed one (the contract of [`Borrow`]): `&u64` (owned `u64`), `&str` (owned `String`),
 /// `&[T]` (owned `Vec<T>`), `&MyKey` (owned `MyKey`, which must be `Clone`). `#[cached]` passes
-/// arguments written `&str` as [`StrArg`] instead, which stores short strings inline.
+/// arguments written `&str`, `&String` or `String` as [`StrArg`] instead, which stores short
+/// strings inline.
 pub trait ArgKey {
     /// The owned form stored in the cache.
     type Owned: Send + Sync + 'static;
@@ -44,7 +45,8 @@ where
     }
 }
 
-/// A `&str` argument of a cached function (`name: &str`), which `#[cached]` wraps in this type.
+/// A string argument of a cached function (`name: &str`, `name: &String`, `name: String`), which
+/// `#[cached]` wraps in this type.
 ///
 /// Its owned form is a [`CompactString`](compact_str::CompactString): a string of up to 24 bytes
 /// is kept inside the entry, so that a hit compares it without reading another allocation (one
