@@ -180,14 +180,26 @@ fn cached_fn(plan: &Cached) -> TokenStream {
             }
         }
     };
-    quote! {
-        #attrs
-        #vis #sig {
+    let block = in_body_braces(
+        body,
+        quote! {
             let #site: &'static ::memo::__private::Site = #site_expr;
             let #kind = #kind_expr;
             #call
-        }
+        },
+    );
+    quote!(#attrs #vis #sig #block)
+}
+
+/// `inner` in braces spanned as the body's: the item then spans the user's code only, so that
+/// lints reported at it (`dead_code`) are not taken for a macro's and silenced.
+fn in_body_braces(body: &Body, inner: TokenStream) -> TokenStream {
+    let mut out = TokenStream::new();
+    match body {
+        Body::Block { brace, .. } => brace.surround(&mut out, |t| t.extend(inner)),
+        Body::Missing(_) => out.extend(quote!({ #inner })),
     }
+    out
 }
 
 /// `&'static Site`: a static in a block of its own.
@@ -375,9 +387,9 @@ fn invalidates_fn(plan: &Invalidates) -> TokenStream {
     } else {
         quote!((move || #body)())
     };
-    quote! {
-        #attrs
-        #vis #sig {
+    let block = in_body_braces(
+        &plan.function.body,
+        quote! {
             // The patterns are filled before the body runs, which may consume the arguments.
             #(#build)*
             #[allow(clippy::redundant_closure_call)]
@@ -390,8 +402,9 @@ fn invalidates_fn(plan: &Invalidates) -> TokenStream {
                 #(#invalidate)*
             }
             #out
-        }
-    }
+        },
+    );
+    quote!(#attrs #vis #sig #block)
 }
 
 /// Appends one piece to a pattern being built: text as is, a value rendered as `#[cached]`
