@@ -434,10 +434,16 @@ impl CacheType {
         if largest.is_some_and(ErasedStore::evict_one) {
             return true;
         }
-        // Its entries are all being computed: try the others, largest first.
-        let mut order: Vec<&'static dyn ErasedStore> = self.stores();
-        order.sort_by_key(|s| std::cmp::Reverse((s.len(), is_requester(s))));
-        order.into_iter().any(ErasedStore::evict_one)
+        // Its entries are all being computed: try the others, largest first. Each size is read
+        // once: sizes change as other threads insert and evict, and a sort that read them anew
+        // at each comparison would see no consistent order (and panic saying so).
+        let mut order: Vec<(usize, bool, &'static dyn ErasedStore)> = self
+            .stores()
+            .into_iter()
+            .map(|s| (s.len(), is_requester(&s), s))
+            .collect();
+        order.sort_unstable_by_key(|&(len, requester, _)| std::cmp::Reverse((len, requester)));
+        order.into_iter().any(|(_, _, s)| s.evict_one())
     }
 }
 
@@ -492,6 +498,74 @@ mod tests {
         assert!(!same(sa, sb));
         assert_eq!((&*sa.info.key_start, &*sb.info.key_start), (a, b));
         assert!(same(ty.manual_store(&format!("{b}2")), sb));
+    }
+
+    /// A store whose size changes at every look (as other threads insert and evict), and which
+    /// has nothing to evict: eviction from the largest looks at the sizes once per store.
+    struct Shifting {
+        ty: &'static CacheType,
+        info: StoreInfo,
+        looks: &'static AtomicUsize,
+    }
+
+    impl ErasedStore for Shifting {
+        fn info(&self) -> &StoreInfo {
+            &self.info
+        }
+        fn cache_type(&self) -> &'static CacheType {
+            self.ty
+        }
+        fn len(&self) -> usize {
+            // A different, scrambled size at every look.
+            self.looks
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(7919)
+                % 1000
+        }
+        fn evict_one(&self) -> bool {
+            false
+        }
+        fn invalidate(&self, _: &crate::pattern::Pattern) -> usize {
+            0
+        }
+        fn invalidate_key(&self, _: &str) -> usize {
+            0
+        }
+        fn clear(&self) -> usize {
+            0
+        }
+        fn sweep(&self) -> usize {
+            0
+        }
+        fn set_policy(&self, _: EvictionPolicy) {}
+        fn counters(&self) -> (crate::stats::Counters, usize, usize) {
+            (crate::stats::Counters::default(), 0, 0)
+        }
+    }
+
+    /// Sizes that change while the stores are ordered (other threads inserting) do not upset
+    /// the ordering: with 40 stores, sorting by sizes read anew at every comparison panicked
+    /// (`user-provided comparison function does not correctly implement a total order`).
+    #[test]
+    fn eviction_orders_stores_whose_sizes_change_meanwhile() {
+        let config = crate::CacheConfig::builder().capacity(10).build().unwrap();
+        let ty: &'static CacheType =
+            Box::leak(Box::new(CacheType::new("unit_shifting", &config, true)));
+        let looks: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+        for _ in 0..40 {
+            let store = Box::leak(Box::new(Shifting {
+                ty,
+                info: StoreInfo::manual(0, ""),
+                looks,
+            }));
+            ty.add_store(store);
+        }
+        for _ in 0..20 {
+            assert!(!ty.evict_from_largest(None));
+        }
+        // Each round looks at each store's size twice at most: once for the largest, once for
+        // the order of the others.
+        assert!(looks.load(Ordering::Relaxed) <= 20 * 2 * 40);
     }
 
     /// Two threads routing keys of the segment that takes the last place, at the same moment,
