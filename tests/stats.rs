@@ -189,3 +189,52 @@ fn hits_the_inline_path_leaves_to_the_miss_path_are_counted_once() {
     assert_eq!((a.hits, a.misses), (2, 4));
     assert!(a.is_conserved());
 }
+
+/// A snapshot taken while two threads fill a full cache type never shows more entries than
+/// its capacity (its tables are read one after another, so an entry moving from a table read
+/// before to one read after would count twice), in the type's stats and in the totals.
+#[test]
+fn a_snapshot_during_inserts_stays_within_capacity() {
+    let c = memo::configure(
+        "stats_snapshot_cap",
+        memo::CacheConfig::builder().capacity(17).build().unwrap(),
+    )
+    .unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let started = std::sync::Barrier::new(3);
+    std::thread::scope(|s| {
+        for t in 0..2_u64 {
+            let (c, done, started) = (&c, &done, &started);
+            s.spawn(move || {
+                started.wait();
+                let mut i = 0_u64;
+                while !done.load(Ordering::Relaxed) {
+                    c.insert(&format!("s{}:{i}", (i + t) % 4), i);
+                    i += 1;
+                }
+            });
+        }
+        started.wait();
+        // Stops the inserting threads however this thread leaves (a failed assertion too).
+        let _stop = Stop(&done);
+        for _ in 0..2_000 {
+            let size = c.stats().activity.size;
+            assert!(size <= 17, "cache type snapshot: {size} entries");
+            let all = memo::stats();
+            let size = all.cache_type("stats_snapshot_cap").unwrap().activity.size;
+            assert!(size <= 17, "registry snapshot: {size} entries");
+        }
+    });
+    let a = c.stats().activity;
+    assert_eq!(a.size, c.len());
+    assert!(a.is_conserved(), "{a:?}");
+}
+
+/// Sets its flag when dropped.
+struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}

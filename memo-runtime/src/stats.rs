@@ -97,7 +97,9 @@ pub struct Activity {
     pub loads: Loads,
     /// Misses that waited for another caller's computation instead of running their own.
     pub coalesced_waits: u64,
-    /// Entries held now.
+    /// Entries held now. A snapshot reads its tables one after another while calls may run;
+    /// a cache type's figure is kept within its capacity, as the cache type is. Exact when no
+    /// call is in progress.
     pub size: usize,
     /// Computations in progress now.
     pub in_flight: usize,
@@ -107,6 +109,15 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// Lowers `size` to `capacity` if it is above, and the estimated bytes in proportion.
+    pub(crate) fn clamp_size(&mut self, capacity: usize) {
+        if self.size > capacity {
+            let scaled = self.estimated_bytes as u128 * capacity as u128 / self.size as u128;
+            self.estimated_bytes = usize::try_from(scaled).unwrap_or(usize::MAX);
+            self.size = capacity;
+        }
+    }
+
     pub(crate) fn from_counters(
         c: &Counters,
         size: usize,
