@@ -185,7 +185,16 @@ fn value(
         skip_value(meta)?;
         return Ok(None);
     }
-    Ok(Some(meta.value()?.parse()?))
+    Ok(Some(ungrouped(meta.value()?.parse()?)))
+}
+
+/// The expression inside the invisible group that `macro_rules!` puts around a fragment it
+/// passes on (`$ttl:literal`, `$p:expr`), so that a literal given that way reads as written.
+fn ungrouped(expr: Expr) -> Expr {
+    match expr {
+        Expr::Group(group) => ungrouped(*group.expr),
+        other => other,
+    }
 }
 
 /// The string literal after `name =`.
@@ -224,7 +233,7 @@ fn flag(meta: &ParseNestedMeta<'_>, name: &Ident, errors: &mut Errors) -> syn::R
         }
         return Ok(true);
     }
-    match meta.value()?.parse::<Expr>()? {
+    match ungrouped(meta.value()?.parse::<Expr>()?) {
         Expr::Lit(ExprLit {
             lit: Lit::Bool(b), ..
         }) => Ok(b.value),
@@ -386,7 +395,7 @@ pub(crate) fn invalidates_patterns(args: TokenStream, errors: &mut Errors) -> Ve
     }
     exprs
         .into_iter()
-        .filter_map(|expr| match expr {
+        .filter_map(|expr| match ungrouped(expr) {
             Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Some(lit),
             other => {
                 errors.spanned(
