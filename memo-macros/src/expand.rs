@@ -470,7 +470,14 @@ mod tests {
         let out = expand_cached(
             quote!(),
             quote!(
-                fn f<'a>(a: &'a str, b: &String, c: &&str, d: &Point, e: String, f: Vec<u8>) -> u8 {
+                fn f<'a>(
+                    a: &'a str,
+                    b: &String,
+                    c: &&'static str,
+                    d: &Point,
+                    e: String,
+                    f: Vec<u8>,
+                ) -> u8 {
                     0
                 }
             ),

@@ -90,9 +90,12 @@ use proc_macro::TokenStream;
 /// # Keys
 ///
 /// By default every argument is part of the key, in order. Arguments can be owned values or
-/// shared references (`&str`, `&[T]`, `&T`) of any type that is `Hash + Eq` (owned arguments
-/// also `Clone`, and `Send + Sync + 'static`). A borrowed argument is turned into an owned
-/// value (`Vec<T>`, `T`) only when the call misses; a hit only hashes and compares. An argument
+/// shared references (`&str`, `&[T]`, `&T`) of any type that is `Hash + Eq`; the owned form
+/// (the argument itself, or the `T` of `&T`, the `Vec<T>` of `&[T]`) is also `Clone + Send +
+/// Sync + 'static`. A borrowed argument is turned into an owned value only when the call
+/// misses; a hit only hashes and compares. Only that outer `&` may borrow: an argument with a
+/// borrow inside its type (`Option<&str>`, `(&str, u32)`, `&&str`, `Cow<'a, str>`) is an error
+/// at the borrow, to be written with an owned type (`Option<String>`) or left out of the key. An argument
 /// written `&str`, `&String` or `String` is stored as a compact string: up to 24 bytes inside
 /// the entry itself (a hit then reads no other allocation, and a miss allocates nothing for
 /// it), longer ones on the heap.
@@ -139,7 +142,10 @@ use proc_macro::TokenStream;
 /// The same holds in generic impls: instantiations whose keys and values have the same types
 /// share entries, like instances do, and so do the types that use a trait's cached default
 /// method. `#[cached]` works in inherent impls, trait impls, trait default methods and on
-/// native `async fn` in traits. Stats name a method `module::method`.
+/// native `async fn` in traits. Stats name a method `module::Type::method` (a trait's default
+/// method, one table for all its implementors, after the type that called it first). An
+/// associated function without `self` is named `module::function`, as a free function is; the
+/// two differ in stats by their prefix (`prefix = "..."`, the function's name by default).
 ///
 /// ```
 /// use memo::cached;

@@ -544,6 +544,27 @@ fn check_key_arg(param: &Param<'_>, params: &Params<'_>, errors: &mut Errors) {
                 "`impl Trait` argument `{name}` cannot be part of the key, whose type must be named: use a generic parameter (`T: Hash + Eq + Clone`) or a concrete type, {leave_out}"
             ),
         );
+        return;
+    }
+    // Only the outer `&` is turned into an owned key on a miss: a borrow inside the type
+    // (`Option<&str>`, `(&str, u32)`, `&&str`, `Cow<'a, str>`) would have to outlive the call.
+    let owned_part = match strip(param.ty) {
+        Type::Reference(r) => &*r.elem,
+        other => other,
+    };
+    let mut finder = Finder::default();
+    finder.visit_type(owned_part);
+    if let Some((tokens, _)) = finder
+        .found
+        .into_iter()
+        .find(|(_, what)| matches!(what, Found::Borrow))
+    {
+        errors.spanned(
+            tokens,
+            format!(
+                "argument `{name}` borrows inside its type, and a key must own its data (only an outer `&` is turned into an owned key on a miss): write an owned type here, such as `String` for `&str` or `Vec<T>` for `&[T]`, {leave_out}"
+            ),
+        );
     }
 }
 

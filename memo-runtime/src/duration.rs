@@ -48,7 +48,8 @@ const NANOS_PER_SEC: u64 = 1_000_000_000;
 ///
 /// ```
 /// use std::time::Duration;
-/// use memo_runtime::parse_duration;
+/// # use memo_runtime as memo;
+/// use memo::parse_duration;
 ///
 /// assert_eq!(parse_duration("250ms")?, Duration::from_millis(250));
 /// assert_eq!(parse_duration("1h30m")?, Duration::from_secs(5_400));

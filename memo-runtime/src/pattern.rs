@@ -96,7 +96,8 @@ impl Pattern {
     /// # Examples
     ///
     /// ```
-    /// use memo_runtime::Pattern;
+    /// # use memo_runtime as memo;
+    /// use memo::Pattern;
     ///
     /// let pattern = Pattern::new("user:4?")?;
     /// assert!(pattern.matches("user:42"));
@@ -190,7 +191,8 @@ impl Pattern {
     /// # Examples
     ///
     /// ```
-    /// use memo_runtime::{Pattern, PrefixMatch};
+    /// # use memo_runtime as memo;
+    /// use memo::{Pattern, PrefixMatch};
     ///
     /// assert_eq!(Pattern::new("user:*")?.match_prefix("user:"), PrefixMatch::All);
     /// assert_eq!(Pattern::new("product:*")?.match_prefix("user:"), PrefixMatch::None);
@@ -267,7 +269,8 @@ impl fmt::Display for Pattern {
 /// # Examples
 ///
 /// ```
-/// use memo_runtime::{escape_pattern, Pattern};
+/// # use memo_runtime as memo;
+/// use memo::{escape_pattern, Pattern};
 ///
 /// let mut text = String::from("report:");
 /// escape_pattern("Q3 [draft]*", &mut text);
