@@ -240,18 +240,18 @@ fn kind_expr(ret: &Type, store_all: Option<&StoreAll>) -> TokenStream {
     let flag = &all.flag;
     let (wrapper, impl_for, other) = match all.wrapper {
         Wrapper::Result => (
-            "Result",
+            "a `Result`",
             quote!(<T, E> MemoReturnsWrapper for ::core::result::Result<T, E>),
-            "`cache_none` for an `Option`",
+            "for an `Option`, `cache_none` stores `None`",
         ),
         Wrapper::Option => (
-            "Option",
+            "an `Option`",
             quote!(<T> MemoReturnsWrapper for ::core::option::Option<T>),
-            "`cache_err` for a `Result`",
+            "for a `Result`, `cache_err` stores `Err`",
         ),
     };
-    let message = format!("`{flag}` needs a function returning a `{wrapper}`, not `{{Self}}`");
-    let label = format!("remove `{flag}`, or use {other}");
+    let message = format!("`{flag}` needs a function returning {wrapper}, not `{{Self}}`");
+    let label = format!("remove `{flag}` ({other})");
     let check = local_at("__memo_returns", flag.span());
     quote! {{
         #[diagnostic::on_unimplemented(message = #message, label = #label)]

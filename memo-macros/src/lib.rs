@@ -381,7 +381,8 @@ use proc_macro::TokenStream;
 /// function is still emitted so that no secondary error follows: `#[cached]` on something that
 /// is not a function, unknown or repeated options, a bad `ttl`, `prefix` or `cache_type`,
 /// `key` placeholders that name nothing, `const fn`, a missing body, `&mut self` or `self` by
-/// value, `&mut`/`impl Trait`/destructured arguments in the key, a return type that is nothing,
+/// value, `&mut`/`impl Trait`/destructured arguments in the key or ones with a borrow inside
+/// their type, a second `#[cached]` on the same function, a return type that is nothing,
 /// borrowed or `impl Trait`. Types that are not `Hash + Eq` (arguments) or `Clone` (values) are
 /// reported by the compiler at the argument's or the return type's tokens.
 ///
@@ -506,6 +507,35 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Once the invalidation returns, no call that starts afterwards sees a value computed before it
 /// began: computations of matching keys still running when it happens do not store their
 /// results.
+///
+/// # With `#[cached]` on the same function
+///
+/// Each attribute wraps the code of those written above it. Written above `#[cached]`,
+/// `#[invalidates]` runs only when the body does (a miss); written below it, on every call,
+/// hits included:
+///
+/// ```
+/// use memo::{cached, invalidates};
+///
+/// #[cached(prefix = "summary", cache_type = "doc_both")]
+/// fn summary(day: u32) -> String {
+///     format!("summary {day}")
+/// }
+///
+/// // Computing a report drops the summaries it makes stale; a hit drops nothing.
+/// #[invalidates("summary:*")]
+/// #[cached(cache_type = "doc_both")]
+/// fn report(day: u32) -> String {
+///     format!("report {day}")
+/// }
+///
+/// summary(1);
+/// report(1); // a miss: drops `summary:1`
+/// summary(1);
+/// report(1); // a hit: drops nothing
+/// let stats = memo::stats();
+/// assert_eq!(stats.function("summary").unwrap().activity.evictions.invalidated, 1);
+/// ```
 ///
 /// # Compile errors
 ///

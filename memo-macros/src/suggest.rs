@@ -6,9 +6,11 @@ pub(crate) fn closest<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
+    // Case is compared last: `TTL` is `ttl` mistyped, not three edits away from it.
+    let lower = word.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (distance(word, c), c))
+        .map(|c| (distance(&lower, &c.to_lowercase()), c))
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
@@ -70,6 +72,8 @@ mod tests {
         assert_eq!(closest("prefx", OPTIONS), Some("prefix"));
         assert_eq!(closest("cachetype", OPTIONS), Some("cache_type"));
         assert_eq!(closest("keys", OPTIONS), Some("key"));
+        assert_eq!(closest("TTL", OPTIONS), Some("ttl"));
+        assert_eq!(closest("Prefix", OPTIONS), Some("prefix"));
     }
 
     #[test]

@@ -98,6 +98,12 @@ pub(crate) fn key_template(lit: &LitStr) -> syn::Result<Vec<Placeholder>> {
                 .filter(|p| !p.contains(['{', '}']));
             match inner {
                 Some(inner) => placeholder(inner, lit),
+                None if part.starts_with('{') && !part.contains('}') => Err(syn::Error::new(
+                    lit.span(),
+                    format!(
+                        "unclosed placeholder `{part}` in the key template: close it with `}}`, as in `key = \"{part}}}\"`"
+                    ),
+                )),
                 None if part.contains('{') => Err(syn::Error::new(
                     lit.span(),
                     format!(
@@ -244,6 +250,11 @@ mod tests {
         assert!(err("").starts_with("empty `key` template"));
         assert!(err("id").contains("`id` is not a placeholder"));
         assert!(err("{id}-{x}").contains("must be a single placeholder"));
+        assert!(
+            err("{id").starts_with("unclosed placeholder `{id` in the key template"),
+            "{}",
+            err("{id")
+        );
         assert!(err("{}").starts_with("empty placeholder"));
         assert!(err("{_}").contains("bound to `_`"));
         assert!(err("{a b}").starts_with("invalid placeholder `{a b}`"));

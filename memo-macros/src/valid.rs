@@ -296,6 +296,7 @@ fn check_function(function: &Function, attribute: &str, errors: &mut Errors) {
 /// Checks a `#[cached]` function and its options.
 pub(crate) fn cached(function: Function, args: &CachedArgs, errors: &mut Errors) -> Option<Cached> {
     check_function(&function, "cached", errors);
+    check_cached_once(&function, errors);
     let params = Params::of(&function);
     check_receiver(&params, errors);
     let ret = check_return(&function, errors);
@@ -326,6 +327,22 @@ pub(crate) fn cached(function: Function, args: &CachedArgs, errors: &mut Errors)
         ttl_nanos,
         blame,
     })
+}
+
+/// A second `#[cached]` below the first would put a cache in front of a cache.
+fn check_cached_once(function: &Function, errors: &mut Errors) {
+    for attr in &function.attrs {
+        let path = attr.path();
+        let last_is_cached = path.segments.last().is_some_and(|s| s.ident == "cached");
+        let is_memo = path.segments.len() == 1
+            || (path.segments.len() == 2 && path.segments[0].ident == "memo");
+        if last_is_cached && is_memo {
+            errors.spanned(
+                attr,
+                "`#[cached]` is given twice: a function has one cache; remove this one (and merge its options into the first)",
+            );
+        }
+    }
 }
 
 fn check_receiver(params: &Params<'_>, errors: &mut Errors) {
