@@ -88,6 +88,15 @@ impl CachedArgs {
             cache_err: Once::new(),
             cache_none: Once::new(),
         };
+        if let Some(proc_macro2::TokenTree::Literal(lit)) = args.clone().into_iter().next() {
+            errors.at(
+                lit.span(),
+                format!(
+                    "options are named: write `prefix = {lit}` for the keys' prefix, or `cache_type = {lit}` for the cache type"
+                ),
+            );
+            return out;
+        }
         let parser = syn::meta::parser(|meta| out.option(&meta, errors));
         if let Err(e) = parser.parse2(args) {
             errors.push(e);

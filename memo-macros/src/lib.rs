@@ -388,7 +388,8 @@ use proc_macro::TokenStream;
 ///
 /// The generated code names only `::memo::__private`, `::core` and `::std`, adds no item to the
 /// surrounding module, and its locals cannot clash with the function's own names. It requires
-/// the `memo` crate under that name.
+/// the `memo` crate under that name (a dependency renamed in `Cargo.toml` works once the crate
+/// root says `extern crate its_name as memo;`).
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::cached(args.into(), item.into()).into()
