@@ -461,9 +461,13 @@ fn cached_key<'p>(
 ) -> Vec<(Source, Option<&'p Param<'p>>)> {
     for param in &params.args {
         if param.destructured {
+            let ty = param.ty;
+            let ty = quote!(#ty).to_string();
             errors.spanned(
                 param.pat,
-                "`#[cached]` arguments are bound to a name: write `point: Point` and destructure it in the body (or bind it to `_` to leave it out of the key)",
+                format!(
+                    "`#[cached]` arguments are bound to a name: write `arg: {ty}` and destructure `arg` in the body (or bind it to `_` to leave it out of the key)"
+                ),
             );
         }
     }
