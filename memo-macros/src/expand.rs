@@ -166,7 +166,9 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         quote! {
             match #site.#hit(&#key, #kind) {
                 ::core::result::Result::Ok(#value) => #value,
-                ::core::result::Result::Err(#missed) => {
+                // The miss path runs in a frame of its own (`miss`): the hit path's frame then
+                // saves and spills less (a `u64` hit 8.26 -> 8.06 ns, min of 15 runs).
+                ::core::result::Result::Err(#missed) => ::memo::__private::miss(move || {
                     // Bound before the `match`, so the borrow of the arguments ends before the
                     // body takes them.
                     let #entry = #site.#enter(#missed, &#key, #kind, #render, #owner);
@@ -176,7 +178,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
                             #guard.#run(move || -> #ret #body)
                         }
                     }
-                }
+                }),
             }
         }
     };

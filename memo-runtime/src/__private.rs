@@ -39,3 +39,11 @@ pub fn invalidate_built(pattern: &str) -> usize {
     // long key must be invalidated like a short one.
     crate::Pattern::new_unbounded(pattern).map_or(0, |p| crate::invalidate_pattern(&p))
 }
+
+/// Runs the miss path of a synchronous cached function out of the function's own frame, so
+/// that the hit path, which returns early, keeps nothing in that frame for it.
+#[cold]
+#[inline(never)]
+pub fn miss<R>(path: impl FnOnce() -> R) -> R {
+    path()
+}
