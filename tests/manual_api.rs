@@ -75,6 +75,113 @@ fn insert_replaces_and_counts_the_replacement() {
     assert!(a.is_conserved());
 }
 
+/// Replacing a key of a full cache type gives the new value the old one's place: nothing
+/// else is evicted, under either policy, down to a capacity of one.
+#[test]
+fn replacing_a_key_in_a_full_cache_evicts_nothing() {
+    for (name, policy) in [
+        ("manual_replace_full_lru", EvictionPolicy::Lru),
+        ("manual_replace_full_s3", EvictionPolicy::default()),
+    ] {
+        let c = memo::configure(
+            name,
+            CacheConfig::builder()
+                .capacity(4)
+                .policy(policy)
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        for k in ["a", "b", "c", "d"] {
+            c.insert(k, 0_u8);
+        }
+        c.insert("b", 1_u8);
+        for (k, v) in [("a", 0_u8), ("b", 1), ("c", 0), ("d", 0)] {
+            assert_eq!(c.get::<u8>(k), Some(v), "{name}: {k}");
+        }
+        let a = c.stats().activity;
+        assert_eq!(
+            (a.size, a.evictions.capacity, a.evictions.replaced),
+            (4, 0, 1),
+            "{name}"
+        );
+        assert_eq!(c.len(), 4, "{name}");
+        assert!(a.is_conserved(), "{name}");
+    }
+    let one = memo::configure("manual_replace_full_one", config(1)).unwrap();
+    one.insert("a", 1_u8);
+    one.insert("a", 2_u8);
+    assert_eq!(one.get::<u8>("a"), Some(2));
+    let a = one.stats().activity;
+    assert_eq!((a.evictions.capacity, a.evictions.replaced), (0, 1));
+    // LRU: the replaced key is the most recent, so the next new key evicts `a`, then `c`.
+    let lru = memo::configure(
+        "manual_replace_lru_order",
+        CacheConfig::builder()
+            .capacity(3)
+            .policy(EvictionPolicy::Lru)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    for k in ["a", "b", "c"] {
+        lru.insert(k, 0_u8);
+    }
+    lru.insert("b", 1_u8);
+    lru.insert("d", 0_u8);
+    assert!(!lru.contains("a") && lru.contains("b") && lru.contains("c"));
+    lru.insert("e", 0_u8);
+    assert!(!lru.contains("c") && lru.contains("b"));
+}
+
+/// Right after `configure` lowers the capacity, the cache type holds no more than the new
+/// capacity, while other threads keep inserting (a place taken against the old capacity after
+/// the shrink's evictions once stayed above it).
+#[test]
+fn a_lowered_capacity_holds_at_once_under_concurrent_inserts() {
+    let name = "manual_shrink_race";
+    let c = memo::configure(name, config(64)).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let started = std::sync::Barrier::new(4);
+    std::thread::scope(|s| {
+        for t in 0..3_u64 {
+            let (done, started) = (&done, &started);
+            s.spawn(move || {
+                started.wait();
+                let mut i = 0_u64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    c.insert(&format!("k{t}:{}", i % 100), i);
+                    i += 1;
+                }
+            });
+        }
+        started.wait();
+        let _stop = Stop(&done);
+        for round in 0..4_000 {
+            let small = 1 + round % 3;
+            memo::configure(name, config(small)).unwrap();
+            for _ in 0..10 {
+                let len = c.len();
+                assert!(
+                    len <= small,
+                    "round {round}: {len} entries for a capacity of {small}"
+                );
+            }
+            memo::configure(name, config(64)).unwrap();
+        }
+    });
+    assert!(c.stats().activity.is_conserved());
+}
+
+/// Sets its flag when dropped (stops the other threads however the test thread leaves).
+struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn capacity_is_never_exceeded() {
     let c = memo::configure("manual_capacity", config(50)).unwrap();

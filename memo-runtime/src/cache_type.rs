@@ -369,8 +369,9 @@ impl CacheType {
                 s.set_policy(config.policy());
             }
         }
-        self.capacity.store(config.capacity(), Ordering::Relaxed);
-        while self.live() > self.capacity() {
+        // Sequentially consistent with `try_reserve`'s places (see there).
+        self.capacity.store(config.capacity(), Ordering::SeqCst);
+        while self.live.load(Ordering::SeqCst) > self.capacity() {
             if !self.evict_from_largest(None) {
                 break;
             }
@@ -391,6 +392,13 @@ impl CacheType {
     }
 
     /// Takes one place if the cache type is not full.
+    ///
+    /// The capacity is read again once the place is taken: a capacity lowered meanwhile by
+    /// [`apply`](Self::apply), which then evicts down to it, would otherwise let a place taken
+    /// against the old capacity, after those evictions, stay above the new one. Both sides are
+    /// sequentially consistent: either the place is taken before the new capacity is stored
+    /// (then `apply`'s look at `live` sees it and evicts for it) or after (then the look
+    /// here sees the new capacity, and the place is given back).
     #[inline]
     pub(crate) fn try_reserve(&self) -> bool {
         let capacity = self.capacity();
@@ -399,10 +407,16 @@ impl CacheType {
             match self.live.compare_exchange_weak(
                 live,
                 live + 1,
-                Ordering::Relaxed,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    if live < self.capacity.load(Ordering::SeqCst) {
+                        return true;
+                    }
+                    self.release();
+                    return false;
+                }
                 Err(now) => live = now,
             }
         }

@@ -1300,7 +1300,18 @@ where
         self.mark_segment(&owned);
         let i = self.shard_of(hash);
         let mut removed = Removed::new();
-        let (place, mut guard) = self.reserve(i, self.lock(i), &mut removed);
+        let mut guard = self.lock(i);
+        // A key already there gives its place to the new value: nothing is evicted for it.
+        let (place, mut guard) =
+            if let Ok(entry) = guard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
+                let (old, _) = entry.remove();
+                guard.policy.on_remove(&old.meta);
+                self.count_removal_counters(&mut guard, &old, Cause::Replaced);
+                removed.push(old);
+                (Place::Inherited, guard)
+            } else {
+                self.reserve(i, guard, &mut removed)
+            };
         if place != Place::None {
             let shard = &mut *guard;
             if let Ok(entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
