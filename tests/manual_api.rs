@@ -308,6 +308,17 @@ fn bad_configuration_is_a_typed_error() {
     ));
     let msg = ConfigError::ZeroCapacity.to_string();
     assert!(msg.starts_with("capacity must be at least 1"), "{msg}");
+    // A name too long says so, without repeating all of it.
+    let long = "a".repeat(100_000);
+    let err = memo::cache(&long).unwrap_err();
+    assert!(matches!(err, ConfigError::InvalidName { .. }));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("100000 bytes") && msg.contains("at most 128"),
+        "{msg}"
+    );
+    assert!(msg.len() < 200, "{} bytes", msg.len());
+    assert!(memo::cache(&"a".repeat(128)).is_ok());
 }
 
 #[test]
@@ -322,6 +333,43 @@ fn clocks_cannot_change_once_a_type_is_in_use() {
     .unwrap_err();
     assert!(matches!(err, ConfigError::ClockInUse { .. }));
     assert!(c.contains("k"), "a rejected configuration changes nothing");
+    // Configured again with the clock it has, a manual-clock type takes the new settings.
+    let manual = memo::configure(
+        "manual_clock_kept",
+        CacheConfig::builder().clock(&clock).build().unwrap(),
+    )
+    .unwrap();
+    let again = memo::configure(
+        "manual_clock_kept",
+        CacheConfig::builder()
+            .clock(&clock)
+            .capacity(7)
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(again.unwrap().config().capacity(), 7);
+    // Without a clock, the configuration asks for the system clock, which the message says.
+    let err = memo::configure("manual_clock_kept", config(8)).unwrap_err();
+    assert!(err.to_string().contains("without `.clock(..)`"), "{err}");
+    assert_eq!(manual.config().capacity(), 7);
+}
+
+/// A key longer than a pattern may be is refused by exact invalidation (a pattern has at most
+/// `Pattern::MAX_LEN` bytes, as documented) and removed with `Cache::remove` or a wildcard.
+#[test]
+fn keys_longer_than_a_pattern_are_removed_by_remove_or_a_wildcard() {
+    let c = memo::configure("manual_long_keys", config(10)).unwrap();
+    let a = format!("long:a{}", "x".repeat(memo::Pattern::MAX_LEN));
+    let b = format!("long:b{}", "x".repeat(memo::Pattern::MAX_LEN));
+    c.insert(&a, 1_u8);
+    c.insert(&b, 1_u8);
+    assert!(matches!(
+        memo::invalidate(&a),
+        Err(PatternError::TooLong { .. })
+    ));
+    assert!(c.remove(&a));
+    assert_eq!(memo::invalidate("long:b*"), Ok(1));
+    assert!(c.is_empty());
 }
 
 #[test]

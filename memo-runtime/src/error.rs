@@ -137,14 +137,16 @@ pub enum ConfigError {
     ZeroCapacity,
     /// The default TTL is zero, which would expire every entry at once.
     ZeroTtl,
-    /// The cache type name is empty or contains characters other than ASCII letters, digits,
-    /// `_`, `-`, `.` and `:`.
+    /// The cache type name is empty, longer than 128 bytes, or contains characters other than
+    /// ASCII letters, digits, `_`, `-`, `.` and `:`.
     InvalidName {
         /// The rejected name.
         name: String,
     },
-    /// The cache type already has entries timed by another clock; clocks can only be chosen
-    /// before a cache type is first used.
+    /// The cache type was made with another clock, and a cache type's clock never changes
+    /// (its entries' deadlines are times of that clock). A configuration without
+    /// [`clock`](crate::CacheConfigBuilder::clock) asks for the system clock: to configure a
+    /// cache type again, give it the clock it has.
     ClockInUse {
         /// The cache type's name.
         name: String,
@@ -160,13 +162,19 @@ impl fmt::Display for ConfigError {
             Self::ZeroTtl => f.write_str(
                 "default ttl must be longer than zero: leave it unset for entries that never expire",
             ),
+            Self::InvalidName { name } if name.len() > 128 => write!(
+                f,
+                "invalid cache type name {:?}... ({} bytes): a name has at most 128 bytes",
+                name.chars().take(32).collect::<String>(),
+                name.len()
+            ),
             Self::InvalidName { name } => write!(
                 f,
                 "invalid cache type name {name:?}: use ASCII letters, digits, `_`, `-`, `.` or `:`"
             ),
             Self::ClockInUse { name } => write!(
                 f,
-                "cache type `{name}` is already in use with another clock: configure the clock before the first call that uses the cache type"
+                "cache type `{name}` was made with another clock, and its clock cannot change: configure it with the clock it has (a configuration without `.clock(..)` asks for the system clock)"
             ),
         }
     }

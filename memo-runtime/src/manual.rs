@@ -254,7 +254,8 @@ impl Cache {
         self.ty.stores().iter().map(|s| s.clear()).sum()
     }
 
-    /// Removes the entries of this cache type whose rendered key matches `pattern`.
+    /// Removes the entries of this cache type whose rendered key matches `pattern` (the grammar
+    /// and length limit of [`memo::invalidate`](crate::invalidate)).
     ///
     /// # Errors
     ///

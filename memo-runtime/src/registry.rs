@@ -164,9 +164,10 @@ impl Registry {
 ///
 /// # Errors
 ///
-/// [`ConfigError::InvalidName`] for a name that is empty or has characters other than ASCII
-/// letters, digits, `_`, `-`, `.` and `:`; [`ConfigError::ClockInUse`] when the type was already
-/// made with another clock.
+/// [`ConfigError::InvalidName`] for a name that is empty, longer than 128 bytes or has
+/// characters other than ASCII letters, digits, `_`, `-`, `.` and `:`;
+/// [`ConfigError::ClockInUse`] when the type was already made with another clock (a
+/// configuration without a clock asks for the system clock).
 ///
 /// # Example
 ///
@@ -190,8 +191,8 @@ pub fn configure(name: &str, config: CacheConfig) -> Result<Cache, ConfigError> 
 ///
 /// # Errors
 ///
-/// [`ConfigError::InvalidName`] for a name that is empty or has characters other than ASCII
-/// letters, digits, `_`, `-`, `.` and `:`.
+/// [`ConfigError::InvalidName`] for a name that is empty, longer than 128 bytes or has
+/// characters other than ASCII letters, digits, `_`, `-`, `.` and `:`.
 pub fn cache(name: &str) -> Result<Cache, ConfigError> {
     check_name(name)?;
     Ok(Cache::new(registry().cache_type(name)))
@@ -208,7 +209,9 @@ pub fn default_cache() -> Cache {
 ///
 /// Patterns follow Redis `MATCH`: `*` any run of characters, `?` one character, `[abc]`,
 /// `[a-z]`, `[^a]` a class, `\` escapes. A pattern without wildcards removes that one key; a
-/// pattern `prefix:*` removes a function's entries without looking at other functions.
+/// pattern `prefix:*` removes a function's entries without looking at other functions. A
+/// pattern, an exact key included, has at most [`Pattern::MAX_LEN`] bytes: a longer key is
+/// removed with [`Cache::remove`] (manual keys) or a pattern with a wildcard.
 ///
 /// Once this returns, no call that starts afterwards can see a value computed before it began:
 /// computations in progress on matching keys will not store their results.
