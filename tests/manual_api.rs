@@ -8,6 +8,14 @@ fn config(capacity: usize) -> CacheConfig {
     CacheConfig::builder().capacity(capacity).build().unwrap()
 }
 
+fn lru_config(capacity: usize) -> CacheConfig {
+    CacheConfig::builder()
+        .capacity(capacity)
+        .policy(EvictionPolicy::Lru)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn set_get_exists_delete_clear() {
     let c = memo::configure("manual_crud", config(100)).unwrap();
@@ -115,15 +123,7 @@ fn replacing_a_key_in_a_full_cache_evicts_nothing() {
     let a = one.stats().activity;
     assert_eq!((a.evictions.capacity, a.evictions.replaced), (0, 1));
     // LRU: the replaced key is the most recent, so the next new key evicts `a`, then `c`.
-    let lru = memo::configure(
-        "manual_replace_lru_order",
-        CacheConfig::builder()
-            .capacity(3)
-            .policy(EvictionPolicy::Lru)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let lru = memo::configure("manual_replace_lru_order", lru_config(3)).unwrap();
     for k in ["a", "b", "c"] {
         lru.insert(k, 0_u8);
     }
@@ -214,15 +214,7 @@ fn capacity_holds_under_concurrent_inserts() {
 
 #[test]
 fn lru_evicts_the_least_recently_used() {
-    let c = memo::configure(
-        "manual_lru",
-        CacheConfig::builder()
-            .capacity(3)
-            .policy(EvictionPolicy::Lru)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let c = memo::configure("manual_lru", lru_config(3)).unwrap();
     c.insert("a", 1);
     c.insert("b", 2);
     c.insert("c", 3);
