@@ -409,7 +409,7 @@ fn check_return(function: &Function, errors: &mut Errors) -> Option<Type> {
     ok.then(|| ty.clone())
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Found {
     Borrow,
     Opaque,
@@ -450,6 +450,16 @@ impl<'ast> Visit<'ast> for Finder {
     ) {
     }
     fn visit_bound_lifetimes(&mut self, _: &'ast syn::BoundLifetimes) {}
+}
+
+/// The tokens of the first `what` (a borrow, an `impl Trait`) in `ty`.
+fn first_found(ty: &Type, what: Found) -> Option<proc_macro2::TokenStream> {
+    let mut finder = Finder::default();
+    finder.visit_type(ty);
+    finder
+        .found
+        .into_iter()
+        .find_map(|(tokens, found)| (found == what).then_some(tokens))
 }
 
 /// The key's parts, each with the argument it comes from (if any).
@@ -552,13 +562,7 @@ fn check_key_arg(param: &Param<'_>, params: &Params<'_>, errors: &mut Errors) {
             return;
         }
     }
-    let mut finder = Finder::default();
-    finder.visit_type(param.ty);
-    if let Some((tokens, _)) = finder
-        .found
-        .into_iter()
-        .find(|(_, what)| matches!(what, Found::Opaque))
-    {
+    if let Some(tokens) = first_found(param.ty, Found::Opaque) {
         errors.spanned(
             tokens,
             format!(
@@ -573,13 +577,7 @@ fn check_key_arg(param: &Param<'_>, params: &Params<'_>, errors: &mut Errors) {
         Type::Reference(r) => &*r.elem,
         other => other,
     };
-    let mut finder = Finder::default();
-    finder.visit_type(owned_part);
-    if let Some((tokens, _)) = finder
-        .found
-        .into_iter()
-        .find(|(_, what)| matches!(what, Found::Borrow))
-    {
+    if let Some(tokens) = first_found(owned_part, Found::Borrow) {
         errors.spanned(
             tokens,
             format!(
