@@ -542,8 +542,9 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// `#[invalidates]` without patterns, a pattern that is not a string literal, an empty or
 /// malformed pattern (with the position of the mistake), an unclosed placeholder, a placeholder
-/// that names no argument (or `self` outside a method), `const fn` and a missing body are errors
-/// at the offending tokens; the function is still emitted as written.
+/// that names no argument (or `self` outside a method), `const fn`, a missing body and a
+/// function that never returns (`-> !`, which never succeeds) are errors at the offending
+/// tokens; the function is still emitted as written.
 #[proc_macro_attribute]
 pub fn invalidates(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::invalidates(args.into(), item.into()).into()

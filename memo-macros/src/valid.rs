@@ -671,6 +671,15 @@ pub(crate) fn invalidates(
     errors: &mut Errors,
 ) -> Invalidates {
     check_function(&function, "invalidates", errors);
+    if let Some(ty) = function
+        .return_type()
+        .filter(|ty| matches!(strip(ty), Type::Never(_)))
+    {
+        errors.spanned(
+            ty,
+            "a function that never returns never succeeds, so it would never invalidate: remove `#[invalidates]`",
+        );
+    }
     let params = Params::of(&function);
     let mut resolved = Vec::new();
     for lit in patterns {
