@@ -67,6 +67,29 @@ async fn futures_are_send_and_run_on_spawned_tasks() {
     assert_eq!(calls(&CALLS), 1);
 }
 
+/// The future is `Send` when the body's is, even if the returned value is not `Send`
+/// (`Box<dyn Error>` is not): the value only exists once the future has finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn futures_are_send_even_when_the_return_type_is_not() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached]
+    async fn parsed(text: String) -> Result<u64, Box<dyn std::error::Error>> {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        Ok(text.parse::<u64>()?)
+    }
+
+    let spawn = |text: &str| {
+        let text = text.to_owned();
+        tokio::spawn(async move { parsed(text).await.map_err(|e| e.to_string()) })
+    };
+    assert_eq!(spawn("42").await.unwrap(), Ok(42));
+    assert_eq!(spawn("42").await.unwrap(), Ok(42));
+    assert!(spawn("x").await.unwrap().is_err());
+    assert_eq!(calls(&CALLS), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_tasks_on_one_key_compute_once() {
     static CALLS: AtomicUsize = AtomicUsize::new(0);

@@ -138,22 +138,28 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         // (looking again, waiting for another caller's computation, the body) is boxed: the
         // function's own future then holds the arguments and a pointer, not the body's future,
         // so that a hit does not move a large future around (one allocation per miss).
+        //
+        // The hit is an `if let` that returns, not a `match` around the miss path's `.await`:
+        // a `match` would keep its `Option<return type>` alive across that `.await`, and the
+        // function's future would not be `Send` when the return type is not (`Result<T,
+        // Box<dyn Error>>`) even though the body's future is.
         quote! {
-            match #site.#hit(&#key, #kind, #render, #owner) {
-                ::core::option::Option::Some(#value) => #value,
-                ::core::option::Option::None => ::std::boxed::Box::pin(async move {
-                    // Bound before the `match`, so the borrow of the arguments ends before the
-                    // body takes them.
-                    let #entry = #site.#enter(&#key, #kind, #render, #owner).await;
-                    match #entry {
-                        ::memo::__private::Entry::Hit(#value) => #value,
-                        ::memo::__private::Entry::Miss(#guard) => {
-                            #guard.#run_async(async move #body).await
-                        }
-                    }
-                })
-                .await,
+            if let ::core::option::Option::Some(#value) =
+                #site.#hit(&#key, #kind, #render, #owner)
+            {
+                return #value;
             }
+            ::std::boxed::Box::pin(async move {
+                // The guard is bound in a statement of its own, so that the borrow of the
+                // arguments ends before the body takes them, and no `Entry` (which may hold a
+                // value that is not `Send`) lives across the body's `.await`.
+                let #guard = match #site.#enter(&#key, #kind, #render, #owner).await {
+                    ::memo::__private::Entry::Hit(#value) => return #value,
+                    ::memo::__private::Entry::Miss(#guard) => #guard,
+                };
+                #guard.#run_async(async move #body).await
+            })
+            .await
         }
     } else {
         let (enter, run) = (

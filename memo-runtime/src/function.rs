@@ -287,7 +287,9 @@ impl Site {
         // No second look for a ready value before the miss path: it looks under the lock.
         let mut count = true;
         loop {
-            match resolve(
+            // The flight is bound in a statement of its own: the `Result` holding an `Entry`
+            // (which may hold a value that is not `Send`) must not live across the `.await`.
+            let flight = match resolve(
                 store,
                 hash,
                 key,
@@ -295,11 +297,10 @@ impl Site {
                 store.lookup_or_begin(hash, key, count, Caller::Task),
             ) {
                 Ok(entry) => return entry,
-                Err(flight) => {
-                    if let Some(v) = (WaitFlight { flight }).await {
-                        return Entry::Hit(kind.join(v));
-                    }
-                }
+                Err(flight) => flight,
+            };
+            if let Some(v) = (WaitFlight { flight }).await {
+                return Entry::Hit(kind.join(v));
             }
             count = false;
         }
