@@ -238,3 +238,46 @@ impl Drop for Stop<'_> {
         self.0.store(true, Ordering::Relaxed);
     }
 }
+
+/// `coalesced_waits` counts joins: a caller whose computation stored nothing (here an `Err`,
+/// which is not stored) looks again and joins the next computation, counted again. Four
+/// callers of one key: three join the first run, two the second, one the third, and the last
+/// runs alone: six joins for four misses.
+#[test]
+fn a_caller_counts_each_computation_it_joins() {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    static GATE: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>> =
+        std::sync::Mutex::new(None);
+
+    #[cached(cache_type = "stats_joins")]
+    fn stats_flaky(id: u64) -> Result<u64, String> {
+        RUNS.fetch_add(1, Ordering::SeqCst);
+        let gate = GATE.lock().unwrap();
+        gate.as_ref().unwrap().recv().unwrap();
+        Err(format!("no {id}"))
+    }
+
+    let activity = || memo::stats().function("stats_flaky").map(|f| f.activity);
+    let (release, gate) = std::sync::mpsc::channel();
+    *GATE.lock().unwrap() = Some(gate);
+    std::thread::scope(|s| {
+        let callers: Vec<_> = (0..4).map(|_| s.spawn(|| stats_flaky(7))).collect();
+        let mut joins = 0;
+        for run in 1..=4 {
+            joins += 4 - run;
+            // Run `run` is under way and every other caller still looking waits for it.
+            while RUNS.load(Ordering::SeqCst) < run
+                || activity().is_none_or(|a| a.coalesced_waits < joins as u64)
+            {
+                std::thread::yield_now();
+            }
+            release.send(()).unwrap();
+        }
+        for c in callers {
+            assert_eq!(c.join().unwrap(), Err("no 7".to_owned()));
+        }
+    });
+    let a = activity().unwrap();
+    assert_eq!((a.misses, a.loads.count, a.coalesced_waits), (4, 4, 6));
+    assert_eq!(a.hits + a.misses, 4);
+}

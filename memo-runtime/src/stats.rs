@@ -95,7 +95,11 @@ pub struct Activity {
     pub evictions: Evictions,
     /// Computations run.
     pub loads: Loads,
-    /// Misses that waited for another caller's computation instead of running their own.
+    /// Times a miss joined another caller's computation to wait for its value instead of
+    /// running its own. A computation that stores nothing (it panicked, was cancelled or
+    /// invalidated, or returned an `Err` or `None` that is not stored) sends its waiters to
+    /// look again; one of them computes and the others join it, counted again, so with such
+    /// failures this can exceed `misses`.
     pub coalesced_waits: u64,
     /// Entries held now. A snapshot reads its tables one after another while calls may run;
     /// a cache type's figure is kept within its capacity, as the cache type is. Exact when no
