@@ -213,6 +213,13 @@ use proc_macro::TokenStream;
 /// When the body asks for its own key (directly or through other cached functions on the same
 /// thread or task): waiting would never end, so the call panics with a message naming the key.
 ///
+/// What is not detected: a wait that goes through another thread or another task. A body that
+/// spawns a task (or a thread) asking for its own key and waits for that task, or two
+/// computations on different threads each needing the other's key, wait for ever, as two
+/// locks taken in opposite orders would. A synchronous call that blocks the only thread of an
+/// executor on a key an async computation suspended there is computing waits for ever too, as
+/// any blocking call inside async code can.
+///
 /// # `ttl`
 ///
 /// How long a stored value stays fresh, counted from when it is stored: whole seconds
