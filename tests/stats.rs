@@ -281,3 +281,35 @@ fn a_caller_counts_each_computation_it_joins() {
     assert_eq!((a.misses, a.loads.count, a.coalesced_waits), (4, 4, 6));
     assert_eq!(a.hits + a.misses, 4);
 }
+
+/// A generic function keeps a table per instantiation (each has its own key and value types),
+/// and shows as one function: one row under its name, adding them up.
+#[test]
+fn a_generic_function_is_one_row_adding_up_its_instantiations() {
+    #[cached(cache_type = "stats_generic")]
+    fn stats_describe<
+        T: std::fmt::Display + std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    >(
+        x: T,
+    ) -> String {
+        format!("<{x}>")
+    }
+
+    assert_eq!(stats_describe(1_u64), "<1>");
+    assert_eq!(stats_describe(1_u64), "<1>");
+    assert_eq!(stats_describe("one".to_owned()), "<one>");
+    assert_eq!(stats_describe('1'), "<1>");
+
+    let stats = memo::stats();
+    let rows: Vec<_> = stats
+        .functions
+        .iter()
+        .filter(|f| f.name.ends_with("::stats_describe"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let f = stats.function("stats_describe").unwrap();
+    assert_eq!((f.activity.hits, f.activity.misses), (1, 3));
+    assert_eq!((f.activity.inserts, f.activity.size), (3, 3));
+    let ty = stats.cache_type("stats_generic").unwrap();
+    assert_eq!(ty.activity.size, 3);
+}

@@ -340,7 +340,16 @@ pub fn stats() -> Stats {
         totals.merge(&type_stats.activity);
         cache_types.push(type_stats);
     }
-    functions.sort_by(|a, b| a.name.cmp(&b.name));
+    // Each instantiation of a generic function has a table of its own, under the one name of
+    // the function: one row, adding them up.
+    functions.sort_by(|a, b| (&a.name, &a.cache_type).cmp(&(&b.name, &b.cache_type)));
+    functions.dedup_by(|later, first| {
+        let same = later.name == first.name && later.cache_type == first.cache_type;
+        if same {
+            first.activity.merge(&later.activity);
+        }
+        same
+    });
     Stats {
         cache_types,
         functions,

@@ -224,7 +224,8 @@ pub struct CacheTypeStats {
     pub activity: Activity,
 }
 
-/// One cached function in a [`Stats`] snapshot.
+/// One cached function in a [`Stats`] snapshot. A generic function is one row: its
+/// instantiations (one table per set of key and value types) are added up.
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct FunctionStats {
