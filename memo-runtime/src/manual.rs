@@ -117,6 +117,12 @@ impl Cache {
     /// caller panics, one of the waiters computes instead. If the key holds a value of another
     /// type, `compute` runs and its value is returned without being stored.
     ///
+    /// Waiting blocks the thread. Called from async code on a key that a task suspended on the
+    /// same executor thread is computing (with
+    /// [`get_or_insert_with_async`](Self::get_or_insert_with_async)), it blocks that task's
+    /// only thread and waits for ever, as any blocking call in async code can: use the async
+    /// form there.
+    ///
     /// # Panics
     ///
     /// If `compute` calls `get_or_insert_with` on the same key (it would wait for itself
