@@ -143,3 +143,33 @@ fn an_insert_over_an_in_flight_key_wins() {
     });
     assert_eq!(c.get::<&str>("i"), Some("inserted"));
 }
+
+/// A computation fenced off stores nothing, so it makes no room either: in a full cache type,
+/// the entries there stay.
+#[test]
+fn a_fenced_computation_evicts_nothing() {
+    let c = memo::configure(
+        "fencing_full",
+        CacheConfig::builder().capacity(2).build().unwrap(),
+    )
+    .unwrap();
+    c.insert("a", 1_u32);
+    c.insert("b", 2_u32);
+    // Invalidated while it runs.
+    let v = c.get_or_insert_with("c", || {
+        memo::invalidate("c").unwrap();
+        3_u32
+    });
+    assert_eq!(v, 3);
+    // Written while it runs: the insert evicts for its own value, once.
+    let v = c.get_or_insert_with("d", || {
+        c.insert("d", 40_u32);
+        4_u32
+    });
+    assert_eq!(v, 4);
+    assert_eq!(c.get::<u32>("d"), Some(40));
+    assert_eq!(c.len(), 2);
+    let a = c.stats().activity;
+    assert_eq!(a.evictions.capacity, 1, "{a:?}");
+    assert_eq!(a.size, 2);
+}

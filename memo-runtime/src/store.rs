@@ -1049,12 +1049,15 @@ where
         // changed yet (the leader's guard then abandons the computation, which wakes them).
         // `reserve` below may release the lock; callers that join meanwhile get no copy and are
         // told to start over (they then find the stored value).
+        // `None` if the computation was fenced off (its key invalidated or written meanwhile):
+        // its value is not stored, so it must not make room either.
+        let waiters = waiters(&guard.pending.get_mut().table, hash, id);
         let for_waiters = match &value {
-            Some(v) if has_waiters(&guard.pending.get_mut().table, hash, id) => Some(v.clone()),
+            Some(v) if waiters == Some(true) => Some(v.clone()),
             _ => None,
         };
         let mut place = Place::None;
-        if value.is_some() {
+        if value.is_some() && waiters.is_some() {
             (place, guard) = self.reserve(i, guard, &mut removed);
         }
         let shard = &mut *guard;
@@ -1694,10 +1697,11 @@ fn segment(text: &str) -> &str {
 }
 
 /// Whether the computation `id` is still in flight and somebody waits for it.
-fn has_waiters<K, V>(pending: &PendingSet<K, V>, hash: u64, id: FlightId) -> bool {
+/// Whether the computation `id` has waiters; `None` if it is no longer pending (fenced off).
+fn waiters<K, V>(pending: &PendingSet<K, V>, hash: u64, id: FlightId) -> Option<bool> {
     pending
         .find(hash, |p| p.stamp == id.stamp)
-        .is_some_and(|p| p.flight.is_some())
+        .map(|p| p.flight.is_some())
 }
 
 /// LRU queues a new item on every hit; drop the stale ones when they pile up.
