@@ -264,10 +264,17 @@ impl CacheType {
     }
 
     pub(crate) fn add_store(&self, store: &'static dyn ErasedStore) {
-        let mut stores = self.stores.write();
-        stores.push(store);
-        self.single_store
-            .store(stores.len() == 1, Ordering::Relaxed);
+        // Under the policy's lock, which `apply` holds while it switches the stores listed: a
+        // store made with the policy read before a switch is either listed before that
+        // switch (and switched by it) or switched here.
+        let policy = self.policy.lock();
+        {
+            let mut stores = self.stores.write();
+            stores.push(store);
+            self.single_store
+                .store(stores.len() == 1, Ordering::Relaxed);
+        }
+        store.set_policy(*policy);
     }
 
     /// Whether one store holds all the cache type's entries (then a full store evicts from
@@ -358,15 +365,15 @@ impl CacheType {
             config.ttl().map_or(NEVER, duration_nanos),
             Ordering::Relaxed,
         );
-        let policy_changed = {
+        {
+            // The lock is held while the stores switch (see `add_store`), so that two
+            // configurations at once leave the stores with the policy the cache type shows.
             let mut p = self.policy.lock();
-            let changed = *p != config.policy();
-            *p = config.policy();
-            changed
-        };
-        if policy_changed {
-            for s in self.stores() {
-                s.set_policy(config.policy());
+            if *p != config.policy() {
+                *p = config.policy();
+                for s in self.stores() {
+                    s.set_policy(config.policy());
+                }
             }
         }
         // Sequentially consistent with `try_reserve`'s places (see there).

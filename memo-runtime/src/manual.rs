@@ -238,9 +238,10 @@ impl Cache {
     }
 
     /// Entries held by the cache type, functions' entries included (expired ones not yet swept
-    /// too). Never more than the capacity: it is the count of places taken, read at once, so
-    /// while other threads store values it includes the few that have taken their place and are
-    /// being written.
+    /// too). It is the count of places taken, read at once, so while other threads store values
+    /// it includes the few that have taken their place and are being written; never more than
+    /// the capacity, but for an instant while `configure` lowers it: a place taken against the
+    /// old capacity at that moment counts until it is given back.
     #[must_use]
     pub fn len(&self) -> usize {
         // Not the sum of the tables' counts: read one after another while entries move between
