@@ -11,6 +11,20 @@ use crate::error::ConfigError;
 pub const DEFAULT_CACHE_TYPE: &str = "default";
 
 /// How a full cache type chooses the entry to drop.
+///
+/// A full cache type evicts from the table that holds the most (each cached function's
+/// entries, and each first segment's manual keys, form a table), and within it by the policy.
+/// A table made while its cache type's capacity is 1,024 or more is split into shards (8 to
+/// 256, fixed when the table is made) so that threads do not contend; each shard then evicts
+/// by the policy among its own entries, which approximates the policy over the whole table.
+/// Below 1,024 a table is one shard and the order is exact. A cache type configured smaller
+/// after its functions first ran keeps the shards its tables were made with: configure cache
+/// types before they are used (at start-up) for the exact order of a small cache.
+///
+/// Switching the policy of a cache type in use keeps its entries, in the order they were
+/// last queued (S3-FIFO queues an entry when it is stored or promoted, LRU also when it is
+/// read), and forgets how often they were read. Under S3-FIFO they all start in the main
+/// queue, as keys already seen: new keys pass their probation before any of them is dropped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -23,7 +37,8 @@ pub enum EvictionPolicy {
     /// they come back.
     #[default]
     S3Fifo,
-    /// Least recently used: the entry read or written longest ago is dropped first.
+    /// Least recently used: the entry read or written longest ago is dropped first (within a
+    /// shard: see above).
     Lru,
 }
 
