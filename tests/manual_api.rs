@@ -542,3 +542,27 @@ fn many_segments_behave_alike_on_both_sides_of_the_per_segment_limit() {
     assert_eq!(c.len(), 80 * 20 - 20 - 20 - 10 - 10 - 1 - 1 - 11 * 20 + 2);
     assert!(c.stats().activity.is_conserved());
 }
+
+/// Threads storing at once into a cache type smaller than their number, each into a table of
+/// its own: every value is stored (none is dropped for want of a place while the only places
+/// are held by values on their way into a table).
+#[test]
+fn concurrent_inserts_into_a_tiny_cache_type_are_all_stored() {
+    let c = memo::configure("manual_tiny_contended", config(1)).unwrap();
+    let start = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        for t in ["a", "b"] {
+            let start = &start;
+            s.spawn(move || {
+                start.wait();
+                for i in 0..20_000_u32 {
+                    c.insert(&format!("{t}:{i}"), i);
+                }
+            });
+        }
+    });
+    let a = c.stats().activity;
+    assert_eq!(a.inserts, 40_000, "{a:?}");
+    assert!(a.is_conserved());
+    assert_eq!(c.len(), 1);
+}

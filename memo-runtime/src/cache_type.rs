@@ -198,6 +198,10 @@ pub(crate) struct CacheType {
     manual: ManualStores,
 }
 
+/// How many times [`CacheType::reserve`] waits for a place held by a value on its way into a
+/// table before it gives up.
+const MAX_LANDING_WAITS: u32 = 100_000;
+
 impl CacheType {
     pub(crate) fn new(name: &'static str, config: &CacheConfig, configured: bool) -> Self {
         Self {
@@ -388,13 +392,24 @@ impl CacheType {
     /// Takes one place for a new entry, evicting if the cache type is full. False if nothing
     /// could be evicted (every entry is being computed).
     pub(crate) fn reserve(&self, requester: &dyn ErasedStore) -> bool {
+        let backoff = crossbeam_utils::Backoff::new();
+        let mut waits = 0_u32;
         loop {
             if self.try_reserve() {
                 return true;
             }
-            if !self.evict_from_largest(Some(requester)) {
+            if self.evict_from_largest(Some(requester)) {
+                continue;
+            }
+            // Nothing to evict: every place is held by a value on its way into a table (other
+            // threads storing at once into a cache type of a few entries). No user code runs
+            // between a place and its table, so one lands soon: wait, then evict it. Bounded,
+            // so that a miscount could never hang a caller (the value is then not stored).
+            if waits == MAX_LANDING_WAITS {
                 return false;
             }
+            waits += 1;
+            crate::sync::snooze(&backoff);
         }
     }
 

@@ -471,7 +471,7 @@ impl Gate {
 /// One wait of a writer for the readers inside: spin, then yield the core; in the model
 /// build, yield to the scheduler.
 #[inline]
-fn snooze(backoff: &crossbeam_utils::Backoff) {
+pub(crate) fn snooze(backoff: &crossbeam_utils::Backoff) {
     #[cfg(not(memo_shuttle))]
     backoff.snooze();
     #[cfg(memo_shuttle)]
