@@ -389,8 +389,9 @@ impl CacheType {
         }
     }
 
-    /// Takes one place for a new entry, evicting if the cache type is full. False if nothing
-    /// could be evicted (every entry is being computed).
+    /// Takes one place for a new entry, evicting if the cache type is full. False only if
+    /// nothing could be evicted even after waiting for the places held by values on their way
+    /// into a table (which would mean a miscount).
     pub(crate) fn reserve(&self, requester: &dyn ErasedStore) -> bool {
         let backoff = crossbeam_utils::Backoff::new();
         let mut waits = 0_u32;

@@ -314,7 +314,7 @@ pub(crate) enum Caller {
 /// The place a new entry takes in its cache type's capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Place {
-    /// None could be had: every entry of the cache type is being computed.
+    /// None could be had (see [`CacheType::reserve`]): the value is not stored.
     None,
     /// A free place, counted in the cache type when taken.
     Fresh,
