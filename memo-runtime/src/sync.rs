@@ -364,9 +364,14 @@ impl StripedRawLock {
         }
     }
 
-    /// Whether no reader is inside.
+    /// Whether no reader is inside. Only the stripes ever leased can have readers besides the
+    /// shared one (see [`leased_lock_stripes`]): a process whose few threads read leaves the
+    /// writer most stripes, and their cache lines, to skip.
     fn no_readers(&self) -> bool {
-        self.readers.iter().all(|r| r.settled())
+        self.readers[..leased_lock_stripes()]
+            .iter()
+            .all(|r| r.settled())
+            && self.readers[LOCK_STRIPES].settled()
     }
 
     fn lock_exclusive(&self) {
@@ -540,6 +545,29 @@ struct StripeLease(Option<usize>);
 /// Stripe indexes given back, and the next never handed out.
 static LEASES: std::sync::Mutex<(Vec<usize>, usize)> = std::sync::Mutex::new((Vec::new(), 0));
 
+/// How many stripe indexes were ever handed out (the second half of `LEASES`, which only
+/// grows), readable without the mutex.
+static LEASED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many of a [`StripedRawLock`]'s own stripes (from the first) a reader may have counted
+/// on: those of the indexes ever leased. A thread stores the new count (sequentially
+/// consistent) when it takes a new index, before its first read lock's entry; a writer loads
+/// it after setting its flag. If the load misses a thread's index, the store came after it in
+/// the single total order, so that thread's entry, and its look at the flag after it, come
+/// later still: it sees the flag and stays out. In the model build every stripe is looked at
+/// (model threads take no leases there).
+#[cfg(not(memo_shuttle))]
+#[inline]
+fn leased_lock_stripes() -> usize {
+    LEASED
+        .load(std::sync::atomic::Ordering::SeqCst)
+        .min(LOCK_STRIPES)
+}
+#[cfg(memo_shuttle)]
+fn leased_lock_stripes() -> usize {
+    LOCK_STRIPES
+}
+
 /// `STRIPE_INDEX` of a thread that counts on the shared stripe.
 const SHARED: usize = usize::MAX - 1;
 
@@ -555,6 +583,9 @@ impl StripeLease {
         let lease = free.pop().or_else(|| {
             (*next < EXCLUSIVE).then(|| {
                 *next += 1;
+                // Before this thread's first read lock counts on the stripe: see
+                // `leased_lock_stripes`.
+                LEASED.store(*next, std::sync::atomic::Ordering::SeqCst);
                 *next - 1
             })
         });
