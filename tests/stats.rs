@@ -313,3 +313,21 @@ fn a_generic_function_is_one_row_adding_up_its_instantiations() {
     let ty = stats.cache_type("stats_generic").unwrap();
     assert_eq!(ty.activity.size, 3);
 }
+
+#[test]
+fn a_ttl_under_a_millisecond_shows_as_one_not_zero() {
+    let config = memo::CacheConfig::builder()
+        .ttl(std::time::Duration::from_micros(500))
+        .build()
+        .expect("valid config");
+    memo::configure("stats_sub_ms", config).expect("valid cache type");
+    let long = memo::CacheConfig::builder()
+        .ttl(std::time::Duration::from_micros(2_500))
+        .build()
+        .expect("valid config");
+    memo::configure("stats_2500us", long).expect("valid cache type");
+    let stats = memo::stats();
+    let ttl_of = |name: &str| stats.cache_type(name).expect("listed").default_ttl_ms;
+    assert_eq!(ttl_of("stats_sub_ms"), Some(1));
+    assert_eq!(ttl_of("stats_2500us"), Some(3));
+}

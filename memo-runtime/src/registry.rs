@@ -297,8 +297,10 @@ pub(crate) fn type_stats(t: &CacheType, mut activity: Activity) -> CacheTypeStat
     }
 }
 
+/// A TTL in whole milliseconds, rounded up: a TTL under a millisecond shows as 1, not as 0
+/// (which would read as "expires at once").
 fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
 }
 
 /// A snapshot of every cache type and every cached function that has run.

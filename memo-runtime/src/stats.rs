@@ -213,7 +213,8 @@ pub struct CacheTypeStats {
     pub configured: bool,
     /// The most entries it holds.
     pub capacity: usize,
-    /// Its default TTL in milliseconds, if any.
+    /// Its default TTL in milliseconds (rounded up: a TTL under a millisecond shows as 1), if
+    /// any.
     pub default_ttl_ms: Option<u64>,
     /// Its eviction policy.
     pub policy: EvictionPolicy,
@@ -235,7 +236,8 @@ pub struct FunctionStats {
     pub prefix: String,
     /// The cache type it stores in.
     pub cache_type: String,
-    /// Its own TTL in milliseconds, if it sets one (else the cache type's applies).
+    /// Its own TTL in milliseconds (rounded up), if it sets one (else the cache type's
+    /// applies).
     pub ttl_ms: Option<u64>,
     /// Its counters.
     #[serde(flatten)]
