@@ -61,6 +61,13 @@ impl<T> Once<T> {
     }
 }
 
+impl Once<bool> {
+    /// The flag, if it was given and not turned off (`cache_err = false`).
+    pub(crate) fn on(&self) -> Option<&Given<bool>> {
+        self.get().filter(|g| g.value)
+    }
+}
+
 /// The options of one `#[cached(...)]`.
 pub(crate) struct CachedArgs {
     /// `ttl = 300` or `ttl = "5m"`.
@@ -71,10 +78,11 @@ pub(crate) struct CachedArgs {
     pub(crate) cache_type: Once<String>,
     /// `key = "{id}:{self.region}"`, read by `template.rs`.
     pub(crate) key: Once<LitStr>,
-    /// `cache_err`: store `Err` values too.
-    pub(crate) cache_err: Once<()>,
+    /// `cache_err`: store `Err` values too (`cache_err = false` is kept, so that a repeated
+    /// flag is an error whatever its values).
+    pub(crate) cache_err: Once<bool>,
     /// `cache_none`: store `None` values too.
-    pub(crate) cache_none: Once<()>,
+    pub(crate) cache_none: Once<bool>,
 }
 
 impl CachedArgs {
@@ -145,8 +153,8 @@ impl CachedArgs {
                 }
             }
             "cache_err" | "cache_none" => {
-                if flag(meta, &name, errors)? {
-                    let given = Given { name, value: () };
+                if let Some(on) = flag(meta, &name, errors)? {
+                    let given = Given { name, value: on };
                     if given.name == "cache_err" {
                         self.cache_err.set(errors, given);
                     } else {
@@ -230,7 +238,11 @@ fn string(
 }
 
 /// A flag: `cache_err`, or `cache_err = true` / `cache_err = false`. Returns whether it is on.
-fn flag(meta: &ParseNestedMeta<'_>, name: &Ident, errors: &mut Errors) -> syn::Result<bool> {
+fn flag(
+    meta: &ParseNestedMeta<'_>,
+    name: &Ident,
+    errors: &mut Errors,
+) -> syn::Result<Option<bool>> {
     if !meta.input.peek(Token![=]) {
         if meta.input.peek(syn::token::Paren) {
             errors.at(
@@ -238,14 +250,14 @@ fn flag(meta: &ParseNestedMeta<'_>, name: &Ident, errors: &mut Errors) -> syn::R
                 format!("`{name}` is a flag: write `{name}` alone"),
             );
             skip_value(meta)?;
-            return Ok(false);
+            return Ok(None);
         }
-        return Ok(true);
+        return Ok(Some(true));
     }
     match ungrouped(meta.value()?.parse::<Expr>()?) {
         Expr::Lit(ExprLit {
             lit: Lit::Bool(b), ..
-        }) => Ok(b.value),
+        }) => Ok(Some(b.value)),
         other => {
             errors.spanned(
                 other,
@@ -253,7 +265,7 @@ fn flag(meta: &ParseNestedMeta<'_>, name: &Ident, errors: &mut Errors) -> syn::R
                     "`{name}` is a flag: write `{name}` alone (or `{name} = false` to turn it off)"
                 ),
             );
-            Ok(false)
+            Ok(None)
         }
     }
 }
@@ -454,8 +466,8 @@ mod tests {
         assert_eq!(a.prefix.get().unwrap().value, "u");
         assert_eq!(a.cache_type.get().unwrap().value, "user");
         assert_eq!(a.key.get().unwrap().value.value(), "{id}");
-        assert!(a.cache_err.get().is_some());
-        assert!(a.cache_none.get().is_none());
+        assert!(a.cache_err.on().is_some());
+        assert!(a.cache_none.on().is_none());
     }
 
     #[test]
@@ -505,9 +517,22 @@ mod tests {
     fn flags_take_no_value_but_a_bool() {
         let Args(a, err) = parse("cache_none = false, cache_err = true");
         assert!(err.is_none());
-        assert!(a.cache_none.get().is_none());
-        assert!(a.cache_err.get().is_some());
+        assert!(a.cache_none.on().is_none());
+        assert!(a.cache_err.on().is_some());
         assert!(messages(r#"cache_err = "yes""#)[0].contains("is a flag"));
+        // A repeated flag is an error whatever its values: which one should win?
+        for twice in [
+            "cache_err, cache_err = false",
+            "cache_err = false, cache_err",
+            "cache_none = false, cache_none = false",
+        ] {
+            let m = messages(twice);
+            assert_eq!(m.len(), 1, "{twice}: {m:?}");
+            assert!(
+                m[0].starts_with("duplicate option `cache_"),
+                "{twice}: {m:?}"
+            );
+        }
     }
 
     #[test]

@@ -89,6 +89,11 @@ pub(crate) fn key_template(lit: &LitStr) -> syn::Result<Vec<Placeholder>> {
             "empty `key` template: name the arguments that form the key, such as `key = \"{id}\"` (bind an argument to `_` to leave it out)",
         ));
     }
+    // A placeholder with a `:` inside (`{x:?}`, a format spec) would be split in two below and
+    // reported as unclosed: report the placeholder whole instead.
+    if let Some(inner) = braced_with_colon(&value) {
+        return placeholder(inner, lit).map(|p| vec![p]);
+    }
     value
         .split(':')
         .map(|part| {
@@ -119,6 +124,20 @@ pub(crate) fn key_template(lit: &LitStr) -> syn::Result<Vec<Placeholder>> {
             }
         })
         .collect()
+}
+
+/// The inside of the first `{...}` in `value` that holds a `:`, if any.
+fn braced_with_colon(value: &str) -> Option<&str> {
+    let mut rest = value;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find(['{', '}'])?;
+        if after[close..].starts_with('}') && after[..close].contains(':') {
+            return Some(&after[..close]);
+        }
+        rest = &after[close..];
+    }
+    None
 }
 
 /// Reads an invalidation pattern: pattern text with `{arg}` placeholders (`{{` and `}}` for
@@ -258,6 +277,12 @@ mod tests {
         assert!(err("{}").starts_with("empty placeholder"));
         assert!(err("{_}").contains("bound to `_`"));
         assert!(err("{a b}").starts_with("invalid placeholder `{a b}`"));
+        assert!(
+            err("{x:?}").starts_with("invalid placeholder `{x:?}`"),
+            "{}",
+            err("{x:?}")
+        );
+        assert!(err("{id}:{x:>4}").starts_with("invalid placeholder `{x:>4}`"));
         assert!(err("{self.}").starts_with("invalid placeholder"));
     }
 

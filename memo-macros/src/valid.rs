@@ -588,11 +588,11 @@ fn check_key_arg(param: &Param<'_>, params: &Params<'_>, errors: &mut Errors) {
 }
 
 fn store_all(args: &CachedArgs, errors: &mut Errors) -> Option<StoreAll> {
-    let err = args.cache_err.get().map(|g| StoreAll {
+    let err = args.cache_err.on().map(|g| StoreAll {
         flag: g.name.clone(),
         wrapper: Wrapper::Result,
     });
-    let none = args.cache_none.get().map(|g| StoreAll {
+    let none = args.cache_none.on().map(|g| StoreAll {
         flag: g.name.clone(),
         wrapper: Wrapper::Option,
     });
