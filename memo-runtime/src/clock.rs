@@ -108,9 +108,11 @@ pub(crate) fn deadline(now: u64, ttl_nanos: u64) -> u64 {
     now.saturating_add(ttl_nanos).min(NEVER - 1)
 }
 
-/// Converts a duration to whole nanoseconds, saturating far beyond any useful TTL.
+/// Converts a duration to whole nanoseconds, saturating far beyond any useful TTL: below
+/// [`NEVER`], which means "no TTL" as a TTL and "never" as a deadline, so that no duration
+/// reads as either.
 pub(crate) fn duration_nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(NEVER - 1)
+    u64::try_from(d.as_nanos()).map_or(NEVER - 1, |n| n.min(NEVER - 1))
 }
 
 /// A clock that moves only when told to, for tests of expiry that never sleep.
