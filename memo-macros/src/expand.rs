@@ -114,6 +114,8 @@ fn cached_fn(plan: &Cached) -> TokenStream {
     let value = local("__memo_value");
     let guard = local("__memo_guard");
     let missed = local("__memo_missed");
+    let instance = local("__memo_instance");
+    let instance_expr = instance_expr(sig);
     let ret = &plan.ret;
     let site_expr = site_static(plan);
     let kind_expr = kind_expr(ret, plan.store_all.as_ref());
@@ -145,7 +147,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         // Box<dyn Error>>`) even though the body's future is.
         quote! {
             if let ::core::option::Option::Some(#value) =
-                #site.#hit(&#key, #kind, #render, #owner)
+                #site.#hit(&#key, #kind, #render, #owner, #instance)
             {
                 return #value;
             }
@@ -153,7 +155,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
                 // The guard is bound in a statement of its own, so that the borrow of the
                 // arguments ends before the body takes them, and no `Entry` (which may hold a
                 // value that is not `Send`) lives across the body's `.await`.
-                let #guard = match #site.#enter(&#key, #kind, #render, #owner).await {
+                let #guard = match #site.#enter(&#key, #kind, #render, #owner, #instance).await {
                     ::memo::__private::Entry::Hit(#value) => return #value,
                     ::memo::__private::Entry::Miss(#guard) => #guard,
                 };
@@ -170,14 +172,15 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         // The hit path is inlined and returns the value alone; the miss path looks again out
         // of line (`enter`), then runs the body.
         quote! {
-            match #site.#hit(&#key, #kind) {
+            match #site.#hit(&#key, #kind, #instance) {
                 ::core::result::Result::Ok(#value) => #value,
                 // The miss path runs in a frame of its own (`miss`): the hit path's frame then
                 // saves and spills less (a `u64` hit 8.26 -> 8.06 ns, min of 15 runs).
                 ::core::result::Result::Err(#missed) => ::memo::__private::miss(move || {
                     // Bound before the `match`, so the borrow of the arguments ends before the
                     // body takes them.
-                    let #entry = #site.#enter(#missed, &#key, #kind, #render, #owner);
+                    let #entry =
+                        #site.#enter(#missed, &#key, #kind, #render, #owner, #instance);
                     match #entry {
                         ::memo::__private::Entry::Hit(#value) => #value,
                         ::memo::__private::Entry::Miss(#guard) => {
@@ -193,6 +196,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         quote! {
             let #site: &'static ::memo::__private::Site = #site_expr;
             let #kind = #kind_expr;
+            let #instance: ::memo::__private::Instance = #instance_expr;
             #call
         },
     );
@@ -211,6 +215,55 @@ fn in_body_braces(body: &Body, inner: TokenStream) -> TokenStream {
 }
 
 /// `&'static Site`: a static in a block of its own.
+/// The name of the instantiation a call runs in (`memo::__private::Instance`), so that each
+/// instantiation of a generic function, and each type a method runs for (its impl may be
+/// generic, or it is a trait's default method), has a store of its own: the `type_name` of a
+/// local type generic over `Self` (for methods) and the function's own type and const
+/// parameters. `None` for a free function without generics: one instantiation, nothing to
+/// compare on the hit path.
+fn instance_expr(sig: &syn::Signature) -> TokenStream {
+    // (parameter of the local type, field that uses it, argument given for it)
+    let mut params: Vec<(TokenStream, Option<TokenStream>, TokenStream)> = Vec::new();
+    let type_param = |i: usize, arg: TokenStream| {
+        let p = format_ident!("__MemoT{i}");
+        (
+            quote!(#p: ?::core::marker::Sized),
+            Some(quote!(::core::marker::PhantomData<*const #p>)),
+            arg,
+        )
+    };
+    if sig.receiver().is_some() {
+        params.push(type_param(params.len(), quote!(Self)));
+    }
+    for param in &sig.generics.params {
+        match param {
+            syn::GenericParam::Type(t) => {
+                let id = &t.ident;
+                params.push(type_param(params.len(), quote!(#id)));
+            }
+            syn::GenericParam::Const(c) => {
+                let (id, ty) = (&c.ident, &c.ty);
+                let p = format_ident!("__MemoC{}", params.len());
+                params.push((quote!(const #p: #ty), None, quote!(#id)));
+            }
+            // Erased at run time: one instantiation whatever the lifetimes.
+            syn::GenericParam::Lifetime(_) => {}
+        }
+    }
+    let decls = params.iter().map(|p| &p.0);
+    let fields = params.iter().filter_map(|p| p.1.as_ref());
+    let args = params.iter().map(|p| &p.2);
+    if params.is_empty() {
+        return quote!(::core::option::Option::None);
+    }
+    let ty = local("__MemoInstance");
+    quote! {{
+        #[allow(dead_code, non_camel_case_types)]
+        struct #ty<#(#decls),*>(#(#fields),*);
+        ::core::option::Option::Some(::core::any::type_name::<#ty<#(#args),*>>())
+    }}
+}
+
 fn site_static(plan: &Cached) -> TokenStream {
     let name = plan.function.name();
     let prefix = &plan.prefix;

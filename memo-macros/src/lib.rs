@@ -111,7 +111,11 @@ use proc_macro::TokenStream;
 /// The key's text, which patterns match and stats show, is the prefix followed by each part:
 /// `prefix:arg1:arg2`. Each part is written with its `Display` if it has one, else its
 /// `Debug`, else `#` and a stable hash; `\` and `:` inside a part are escaped with `\`, so the
-/// parts of a key can always be told apart.
+/// parts of a key can always be told apart. In a generic function, an argument whose type is a
+/// type parameter is written as the parameter's bounds allow, whatever type it has at the call:
+/// with `T: Hash + Eq` alone it is `#` and a hash even for a `u32`, so that a pattern such as
+/// `"load:{id}"` does not match it. Bound the parameter by `Display` (or `Debug`) to have its
+/// values written out.
 ///
 /// ```
 /// use memo::cached;
@@ -139,13 +143,21 @@ use proc_macro::TokenStream;
 /// usually one per process, and all its instances share the method's entries. To keep instances
 /// apart, name fields of `self` in a [`key`](#key) template: `key = "{id}:{self.region}"`.
 ///
-/// The same holds in generic impls: instantiations whose keys and values have the same types
-/// share entries, like instances do, and so do the types that use a trait's cached default
-/// method. `#[cached]` works in inherent impls, trait impls, trait default methods and on
-/// native `async fn` in traits. Stats name a method `module::Type::method` (a trait's default
-/// method, one table for all its implementors, after the type that called it first). An
-/// associated function without `self` is named `module::function`, as a free function is; the
-/// two differ in stats by their prefix (`prefix = "..."`, the function's name by default).
+/// Types never share entries, though: each type of a generic impl (`Repo<User>` and
+/// `Repo<Order>`) and each type that uses a trait's cached default method has a table of its
+/// own, even when their keys and values have the same types. So does each instantiation of a
+/// generic function, by its type and const parameters (`size::<u8>(2)` and `size::<u64>(2)`
+/// are two entries): what the body computes may depend on them. The one exception is an
+/// associated function without `self` in a generic impl, which cannot see the impl's
+/// parameters: its instantiations share entries when their keys and values have the same
+/// types, so put what tells them apart into its arguments. All instantiations render their
+/// keys alike (`size:2`), so one pattern invalidates them all.
+///
+/// `#[cached]` works in inherent impls, trait impls, trait default methods and on native
+/// `async fn` in traits. Stats name a method `module::Type::method` (one row per type); a
+/// generic function is one row, adding up its instantiations. An associated function without
+/// `self` is named `module::function`, as a free function is; the two differ in stats by their
+/// prefix (`prefix = "..."`, the function's name by default).
 ///
 /// ```
 /// use memo::cached;

@@ -35,17 +35,61 @@ pub struct SiteMeta {
 /// Names the type of an impl: `core::any::type_name::<Self>`.
 pub type Owner = fn() -> &'static str;
 
+/// Names the instantiation a call runs in, for a generic function or a method (see
+/// [`Site::hit`]): `None` for a function that is neither.
+pub type Instance = Option<&'static str>;
+
 /// The static state of one cached function: its metadata and its store, made on first call.
 ///
-/// A generic function has one store per instantiation (keys and values of different types never
-/// share a table); they all show under the function's name in stats.
+/// A generic function (or a method, whose `Self` may be generic or differ between the types
+/// that use a trait's default method) has one store per instantiation: instantiations never
+/// share entries, whatever their key and value types. They all show under the function's name
+/// in stats.
 pub struct Site {
     meta: SiteMeta,
     /// The first store, with its type recorded for a downcast without a virtual call on the
-    /// hit path.
-    first: OnceLock<Erased>,
-    /// The stores of further instantiations (generic functions); cold.
-    more: std::sync::Mutex<Vec<Erased>>,
+    /// hit path, and the instantiation it serves (`""` for `None`).
+    first: OnceLock<(Erased, &'static str)>,
+    /// The stores of further instantiations, in the order they were made, looked up without a
+    /// lock.
+    more: [OnceLock<SiteStore>; MORE_STORES],
+    /// Stores beyond those; also the lock under which stores are made.
+    overflow: std::sync::Mutex<Vec<SiteStore>>,
+}
+
+/// Instantiations of one function whose stores are found without taking a lock.
+const MORE_STORES: usize = 7;
+
+/// One store of a site and the instantiation it serves (`""` for `None`).
+#[derive(Clone, Copy)]
+struct SiteStore {
+    store: Erased,
+    instance: &'static str,
+}
+
+impl SiteStore {
+    /// The store, if it has these key and value types and serves `instance`.
+    fn get<K, V>(self, instance: Instance) -> Option<&'static Store<K, V>>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let store = self.store.get::<Store<K, V>>()?;
+        same_instance(self.instance, instance).then_some(store)
+    }
+}
+
+/// Whether a store made for `own` serves a call in `instance`. `None` is a function that is
+/// neither generic nor a method: one instantiation, nothing to compare. Names of one
+/// instantiation are usually the same `&'static str`, compared as a pointer; the text decides
+/// otherwise.
+#[allow(clippy::inline_always)] // the hit path: see `Site::hit`
+#[inline(always)]
+fn same_instance(own: &'static str, instance: Instance) -> bool {
+    match instance {
+        None => true,
+        Some(name) => std::ptr::eq(own, name) || own == name,
+    }
 }
 
 /// What [`Site::hit`] leaves to [`Site::enter`] when it finds no hit: the function's store and
@@ -84,22 +128,45 @@ impl Site {
         Self {
             meta,
             first: OnceLock::new(),
-            more: std::sync::Mutex::new(Vec::new()),
+            more: [const { OnceLock::new() }; MORE_STORES],
+            overflow: std::sync::Mutex::new(Vec::new()),
         }
     }
 
-    /// The store for these key and value types, registered on first use.
+    /// The store for these key and value types and this instantiation, registered on first
+    /// use.
     #[allow(clippy::inline_always)] // the hit path of async functions: see `Site::hit`
     #[inline(always)]
-    fn store<K, V>(&'static self, render: RenderFn<K>, owner: Option<Owner>) -> &'static Store<K, V>
+    fn store<K, V>(
+        &'static self,
+        render: RenderFn<K>,
+        owner: Option<Owner>,
+        instance: Instance,
+    ) -> &'static Store<K, V>
     where
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        if let Some(s) = self.first.get().and_then(|s| s.get::<Store<K, V>>()) {
+        if let Some(s) = self.first_store(instance) {
             return s;
         }
-        self.store_slow(render, owner)
+        self.store_slow(render, owner, instance)
+    }
+
+    /// The first store made, if it has these key and value types and serves `instance`.
+    #[allow(clippy::inline_always)] // the hit path: see `Site::hit`
+    #[inline(always)]
+    fn first_store<K, V>(&'static self, instance: Instance) -> Option<&'static Store<K, V>>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let &(erased, own) = self.first.get()?;
+        let store = erased.get::<Store<K, V>>()?;
+        if !same_instance(own, instance) {
+            return None;
+        }
+        Some(store)
     }
 
     #[cold]
@@ -107,18 +174,33 @@ impl Site {
         &'static self,
         render: RenderFn<K>,
         owner: Option<Owner>,
+        instance: Instance,
     ) -> &'static Store<K, V>
     where
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        let mut more = self
-            .more
+        // Slots are filled in order, under the lock below.
+        for slot in &self.more {
+            match slot.get() {
+                Some(s) => {
+                    if let Some(s) = s.get(instance) {
+                        return s;
+                    }
+                }
+                None => break,
+            }
+        }
+        let mut overflow = self
+            .overflow
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let existing = self.first.get().into_iter().chain(more.iter());
+        if let Some(s) = self.first_store(instance) {
+            return s;
+        }
+        let existing = (self.more.iter().filter_map(OnceLock::get)).chain(overflow.iter());
         for s in existing {
-            if let Some(s) = s.get::<Store<K, V>>() {
+            if let Some(s) = s.get(instance) {
                 return s;
             }
         }
@@ -145,9 +227,20 @@ impl Site {
         };
         let store: &'static Store<K, V> = Box::leak(Box::new(Store::new(ty, info, Some(render))));
         registry().add_store(store);
-        let erased = Erased::new(store);
-        if self.first.set(erased).is_err() {
-            more.push(erased);
+        let made = SiteStore {
+            store: Erased::new(store),
+            instance: instance.unwrap_or(""),
+        };
+        // Stores are made under `overflow`'s lock: `first` is not set meanwhile.
+        if self.first.get().is_none() {
+            let _ = self.first.set((made.store, made.instance));
+        } else {
+            match self.more.iter().find(|slot| slot.get().is_none()) {
+                Some(slot) => {
+                    let _ = slot.set(made);
+                }
+                None => overflow.push(made),
+            }
         }
         store
     }
@@ -157,6 +250,9 @@ impl Site {
     ///
     /// `owner` names the impl's type for a method (`type_name::<Self>`), so that stats show it
     /// as `module::Type::method`; it is read once, when the function's store is made.
+    /// `instance` names the instantiation of a generic function or a method (the same name for
+    /// every call of one instantiation), or is `None` for a function that is neither: each
+    /// instantiation has a store of its own.
     ///
     /// # Panics
     ///
@@ -176,6 +272,7 @@ impl Site {
         kind: Kd,
         render: RenderFn<A::Owned>,
         owner: Option<Owner>,
+        instance: Instance,
     ) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
     where
         A: KeyArgs + ?Sized,
@@ -189,7 +286,7 @@ impl Site {
         {
             (store, hash, store.begin_after(no_hit, hash, key))
         } else {
-            let store = self.store::<A::Owned, Kd::Stored>(render, owner);
+            let store = self.store::<A::Owned, Kd::Stored>(render, owner, instance);
             let hash = store.hash(key);
             (store, hash, store.get_or_begin(hash, key))
         };
@@ -208,7 +305,8 @@ impl Site {
     /// # Errors
     ///
     /// [`Missed`] when there is no hit (nothing counted), to be given to `enter` at once: it
-    /// may hold the shard's read lock.
+    /// may hold the shard's read lock. `instance` as for [`enter`](Self::enter); only the
+    /// first store made is looked at here, later instantiations go through `enter`.
     // Always inlined into the cached function, down to the shard lock. Left to `#[inline]`,
     // it stops being inlined once two cached functions share key and value types (one
     // instance, two callers): a call and a returned value in memory, 1 ns of a 10 ns `u64`
@@ -219,16 +317,13 @@ impl Site {
         &'static self,
         key: &A,
         kind: Kd,
+        instance: Instance,
     ) -> Result<Kd::Output, Missed<A::Owned, Kd::Stored>>
     where
         A: KeyArgs + ?Sized,
         Kd: Kind,
     {
-        let Some(store) = self
-            .first
-            .get()
-            .and_then(|s| s.get::<Store<A::Owned, Kd::Stored>>())
-        else {
+        let Some(store) = self.first_store::<A::Owned, Kd::Stored>(instance) else {
             return Err(Missed(None));
         };
         let hash = store.hash(key);
@@ -254,12 +349,13 @@ impl Site {
         kind: Kd,
         render: RenderFn<A::Owned>,
         owner: Option<Owner>,
+        instance: Instance,
     ) -> Option<Kd::Output>
     where
         A: KeyArgs + ?Sized,
         Kd: Kind,
     {
-        let store = self.store::<A::Owned, Kd::Stored>(render, owner);
+        let store = self.store::<A::Owned, Kd::Stored>(render, owner, instance);
         let hash = store.hash(key);
         store.get_hit(hash, key).map(|v| kind.join(v))
     }
@@ -277,12 +373,13 @@ impl Site {
         kind: Kd,
         render: RenderFn<A::Owned>,
         owner: Option<Owner>,
+        instance: Instance,
     ) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
     where
         A: KeyArgs + ?Sized,
         Kd: Kind,
     {
-        let store = self.store::<A::Owned, Kd::Stored>(render, owner);
+        let store = self.store::<A::Owned, Kd::Stored>(render, owner, instance);
         let hash = store.hash(key);
         // No second look for a ready value before the miss path: it looks under the lock.
         let mut count = true;

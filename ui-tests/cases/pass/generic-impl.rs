@@ -13,8 +13,8 @@ impl<T> Repo<T>
 where
     T: Display + Clone + Hash + Eq + Send + Sync + 'static,
 {
-    // `self` is not in the key unless named: instances (and instantiations) with the same key
-    // types share entries, so the label goes into the key.
+    // `self` is not in the key unless named: instances of one type share entries, so the
+    // label goes into the key (each instantiation has its own entries anyway).
     #[cached(key = "{id}:{self.label}")]
     fn describe(&self, id: u64) -> String {
         format!("{}#{id}", self.label)
