@@ -290,7 +290,7 @@ fn site_static(plan: &Cached) -> TokenStream {
 /// check that the return type is a `Result`/`Option`. Errors (a value that is not `Clone`) are
 /// shown at the return type.
 fn kind_expr(ret: &Type, store_all: Option<&StoreAll>) -> TokenStream {
-    let select = Ident::new("cached_value_must_be_clone", ret.span());
+    let select = Ident::new("cached_value_must_be_clone_send_and_sync", ret.span());
     let Some(all) = store_all else {
         return quote! {{
             #[allow(unused_imports)]

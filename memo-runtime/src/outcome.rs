@@ -3,7 +3,7 @@
 //!
 //! The choice is made by type, not by the spelling of the return type, so a type alias such as
 //! `type MyResult<T> = Result<T, MyError>` behaves like `Result`. Generated code picks the kind
-//! with `(&&&KindTag::<R>::new()).cached_value_must_be_clone()`: method resolution takes [`SelectResult`] or
+//! with `(&&&KindTag::<R>::new()).cached_value_must_be_clone_send_and_sync()`: method resolution takes [`SelectResult`] or
 //! [`SelectOption`] when `R` is a `Result` or an `Option` with a `Clone` payload, and falls back to
 //! [`SelectPlain`] otherwise. In a generic function whose return type is a type parameter, the
 //! whole value is stored.
@@ -122,7 +122,7 @@ pub trait SelectResult {
     /// The selected kind.
     type Kind;
     /// Selects it.
-    fn cached_value_must_be_clone(&self) -> Self::Kind;
+    fn cached_value_must_be_clone_send_and_sync(&self) -> Self::Kind;
 }
 
 /// Selects [`OptionKind`] for `Option<T>` with `T: Clone`.
@@ -130,7 +130,7 @@ pub trait SelectOption {
     /// The selected kind.
     type Kind;
     /// Selects it.
-    fn cached_value_must_be_clone(&self) -> Self::Kind;
+    fn cached_value_must_be_clone_send_and_sync(&self) -> Self::Kind;
 }
 
 /// Selects [`PlainKind`] for any other `Clone` return type.
@@ -138,26 +138,26 @@ pub trait SelectPlain {
     /// The selected kind.
     type Kind;
     /// Selects it.
-    fn cached_value_must_be_clone(&self) -> Self::Kind;
+    fn cached_value_must_be_clone_send_and_sync(&self) -> Self::Kind;
 }
 
 impl<T: Clone + Send + Sync + 'static, E> SelectResult for &&KindTag<Result<T, E>> {
     type Kind = ResultKind<T, E>;
-    fn cached_value_must_be_clone(&self) -> ResultKind<T, E> {
+    fn cached_value_must_be_clone_send_and_sync(&self) -> ResultKind<T, E> {
         ResultKind::new()
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> SelectOption for &&KindTag<Option<T>> {
     type Kind = OptionKind<T>;
-    fn cached_value_must_be_clone(&self) -> OptionKind<T> {
+    fn cached_value_must_be_clone_send_and_sync(&self) -> OptionKind<T> {
         OptionKind::new()
     }
 }
 
 impl<R: Clone + Send + Sync + 'static> SelectPlain for &KindTag<R> {
     type Kind = PlainKind<R>;
-    fn cached_value_must_be_clone(&self) -> PlainKind<R> {
+    fn cached_value_must_be_clone_send_and_sync(&self) -> PlainKind<R> {
         PlainKind::new()
     }
 }
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn results_store_only_ok_even_through_an_alias() {
-        let k = (&&&KindTag::<MyResult<u8>>::new()).cached_value_must_be_clone();
+        let k = (&&&KindTag::<MyResult<u8>>::new()).cached_value_must_be_clone_send_and_sync();
         assert_eq!(stored(k, Ok(3)), Some(3));
         assert_eq!(stored(k, Err("no".into())), None);
         assert_eq!(k.join(4), Ok(4));
@@ -183,14 +183,14 @@ mod tests {
 
     #[test]
     fn options_store_only_some() {
-        let k = (&&&KindTag::<Option<u8>>::new()).cached_value_must_be_clone();
+        let k = (&&&KindTag::<Option<u8>>::new()).cached_value_must_be_clone_send_and_sync();
         assert_eq!(stored(k, Some(1)), Some(1));
         assert_eq!(stored(k, None), None);
     }
 
     #[test]
     fn other_types_store_the_whole_value() {
-        let k = (&&&KindTag::<String>::new()).cached_value_must_be_clone();
+        let k = (&&&KindTag::<String>::new()).cached_value_must_be_clone_send_and_sync();
         assert_eq!(stored(k, "x".to_owned()), Some("x".to_owned()));
     }
 
