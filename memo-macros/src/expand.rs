@@ -214,7 +214,6 @@ fn in_body_braces(body: &Body, inner: TokenStream) -> TokenStream {
     out
 }
 
-/// `&'static Site`: a static in a block of its own.
 /// The name of the instantiation a call runs in (`memo::__private::Instance`), so that each
 /// instantiation of a generic function, and each type a method runs for (its impl may be
 /// generic, or it is a trait's default method), has a store of its own: the `type_name` of a
@@ -250,12 +249,12 @@ fn instance_expr(sig: &syn::Signature) -> TokenStream {
             syn::GenericParam::Lifetime(_) => {}
         }
     }
-    let decls = params.iter().map(|p| &p.0);
-    let fields = params.iter().filter_map(|p| p.1.as_ref());
-    let args = params.iter().map(|p| &p.2);
     if params.is_empty() {
         return quote!(::core::option::Option::None);
     }
+    let decls = params.iter().map(|p| &p.0);
+    let fields = params.iter().filter_map(|p| p.1.as_ref());
+    let args = params.iter().map(|p| &p.2);
     let ty = local("__MemoInstance");
     quote! {{
         #[allow(dead_code, non_camel_case_types)]
@@ -264,6 +263,7 @@ fn instance_expr(sig: &syn::Signature) -> TokenStream {
     }}
 }
 
+/// `&'static Site`: a static in a block of its own.
 fn site_static(plan: &Cached) -> TokenStream {
     let name = plan.function.name();
     let prefix = &plan.prefix;
