@@ -95,12 +95,16 @@ fn an_entry_without_ttl_outlives_the_clock() {
     )
     .unwrap();
     c.insert("forever", 1);
+    // Exactly `u64::MAX` nanoseconds, the internal "never", included.
+    clock.set(Duration::from_nanos(u64::MAX));
+    assert_eq!(c.get::<i32>("forever"), Some(1));
     clock.set(Duration::MAX);
     assert_eq!(c.get::<i32>("forever"), Some(1));
     clock.advance(Duration::MAX);
     assert_eq!(c.get::<i32>("forever"), Some(1));
     c.insert("late", 2);
     assert_eq!(c.get::<i32>("late"), Some(2));
+    assert_eq!(c.stats().activity.evictions.expired, 0);
 }
 
 #[test]

@@ -199,22 +199,6 @@ async fn async_functions_expire_too() {
 }
 
 #[test]
-fn the_latest_time_a_manual_clock_can_be_set_to_leaves_entries_without_ttl_alone() {
-    let clock = ManualClock::new();
-    let cache = memo::configure(
-        "ttl_clock_at_the_end",
-        CacheConfig::builder().clock(&clock).build().unwrap(),
-    )
-    .unwrap();
-    cache.insert("k", 1_u8);
-    clock.set(Duration::from_nanos(u64::MAX));
-    assert_eq!(cache.get::<u8>("k"), Some(1), "no TTL: never expires");
-    clock.set(Duration::MAX);
-    assert_eq!(cache.get::<u8>("k"), Some(1));
-    assert_eq!(cache.stats().activity.evictions.expired, 0);
-}
-
-#[test]
 fn the_longest_ttl_reads_back_as_a_ttl() {
     for (name, ttl) in [
         ("ttl_u64_max_nanos", Duration::from_nanos(u64::MAX)),
