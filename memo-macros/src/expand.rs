@@ -406,8 +406,10 @@ fn render_fn(parts: usize) -> TokenStream {
     quote! {
         |#k, #w| {
             #[allow(unused_imports)]
-            use ::memo::__private::{RenderDisplay as _, RenderDebug as _, RenderOpaque as _};
-            #((&&&::memo::__private::Render(&#paths)).render_arg(#w);)*
+            use ::memo::__private::{
+                RenderDisplay as _, RenderDebug as _, RenderOpaque as _, RenderUnkeyed as _,
+            };
+            #((&&&&::memo::__private::Render(&#paths)).render_arg(#w);)*
         }
     }
 }
@@ -481,8 +483,10 @@ fn pattern_step(pattern: &Ident, part: &Part) -> TokenStream {
             quote! {
                 ::memo::__private::push_arg(&mut #pattern, |#w| {
                     #[allow(unused_imports)]
-                    use ::memo::__private::{RenderDisplay as _, RenderDebug as _, RenderOpaque as _};
-                    (&&&::memo::__private::Render(#value)).#render_arg(#w);
+                    use ::memo::__private::{
+                        RenderDisplay as _, RenderDebug as _, RenderOpaque as _, RenderRequired as _,
+                    };
+                    (&&&&::memo::__private::Render(#value)).#render_arg(#w);
                 });
             }
         }

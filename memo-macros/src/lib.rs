@@ -563,7 +563,9 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// malformed pattern (with the position of the mistake), an unclosed placeholder, a placeholder
 /// that names no argument (or `self` outside a method), `const fn`, a missing body and a
 /// function that never returns (`-> !`, which never succeeds) are errors at the offending
-/// tokens; the function is still emitted as written.
+/// tokens; the function is still emitted as written. A placeholder's value whose type has
+/// none of `Display`, `Debug` and `Hash` cannot be rendered: the compiler reports it at the
+/// pattern, naming the type.
 #[proc_macro_attribute]
 pub fn invalidates(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::invalidates(args.into(), item.into()).into()

@@ -3,7 +3,8 @@
 
 pub use crate::function::{Entry, Guard, Instance, Missed, Owner, Site, SiteMeta};
 pub use crate::key::{
-    ArgKey, KeyArgs, KeyGroup, KeyWriter, Render, RenderDebug, RenderDisplay, RenderOpaque, StrArg,
+    ArgKey, KeyArgs, KeyGroup, KeyWriter, Render, RenderDebug, RenderDisplay, RenderOpaque,
+    RenderRequired, RenderUnkeyed, Renderable, StrArg,
 };
 pub use crate::outcome::{
     Kind, KindTag, OptionKind, PlainKind, ResultKind, SelectOption, SelectPlain, SelectResult,
@@ -22,7 +23,7 @@ pub fn is_valid_cache_type_name(name: &str) -> bool {
 /// Appends to `pattern` the rendered text of one argument, escaped so that it matches itself
 /// only (for `{arg}` placeholders in `#[invalidates]`). `render` writes the argument as a key
 /// part, exactly as `#[cached]` renders it:
-/// `push_arg(&mut p, |w| (&&&Render(&id)).render_arg(w))`.
+/// `push_arg(&mut p, |w| (&&&&Render(&id)).render_arg(w))`.
 pub fn push_arg(pattern: &mut String, render: impl FnOnce(&mut KeyWriter<'_>)) {
     let mut text = String::new();
     render(&mut KeyWriter::new(&mut text));

@@ -241,8 +241,11 @@ fn escape_from(out: &mut String, start: usize) {
 
 /// Chooses how an argument is rendered: `Display` if it has it, else `Debug`, else a hash.
 ///
-/// Used by generated code as `(&&&Render(&arg)).render_arg(writer)`: method resolution picks the
-/// first of [`RenderDisplay`], [`RenderDebug`], [`RenderOpaque`] whose bound holds.
+/// Used by generated code as `(&&&&Render(&arg)).render_arg(writer)`: method resolution picks the
+/// first of [`RenderDisplay`], [`RenderDebug`], [`RenderOpaque`] whose bound holds, and else
+/// the fallback the call site imports: [`RenderUnkeyed`] where the argument is a key (whose
+/// missing `Hash` is reported already, so that no second error follows), [`RenderRequired`]
+/// where it fills a pattern (an error that names the three traits).
 #[derive(Debug)]
 pub struct Render<'a, T: ?Sized>(pub &'a T);
 
@@ -264,21 +267,57 @@ pub trait RenderOpaque {
     fn render_arg(&self, out: &mut KeyWriter<'_>);
 }
 
-impl<T: ?Sized + fmt::Display> RenderDisplay for &&Render<'_, T> {
+/// The fallback of a key argument that has none of `Display`, `Debug` and `Hash`: never runs,
+/// since a key without `Hash` does not compile (that error is the one reported).
+pub trait RenderUnkeyed {
+    /// Appends nothing.
+    fn render_arg(&self, out: &mut KeyWriter<'_>);
+}
+
+/// The fallback of a pattern's value that has none of `Display`, `Debug` and `Hash`: calling
+/// it is the error, which says so.
+pub trait RenderRequired<T: ?Sized> {
+    /// Does not compile: `T` cannot be rendered.
+    fn render_arg(&self, out: &mut KeyWriter<'_>)
+    where
+        T: Renderable;
+}
+
+/// Implemented by no type: the bound that makes [`RenderRequired`] an error at the pattern.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be rendered into a key pattern",
+    label = "a value in a pattern needs `Display`, `Debug` or `Hash`",
+    note = "values fill a pattern as `#[cached]` renders arguments: with `Display`, else `Debug`, else a hash"
+)]
+pub trait Renderable {}
+
+impl<T: ?Sized + fmt::Display> RenderDisplay for &&&Render<'_, T> {
     fn render_arg(&self, out: &mut KeyWriter<'_>) {
         out.display(self.0);
     }
 }
 
-impl<T: ?Sized + fmt::Debug> RenderDebug for &Render<'_, T> {
+impl<T: ?Sized + fmt::Debug> RenderDebug for &&Render<'_, T> {
     fn render_arg(&self, out: &mut KeyWriter<'_>) {
         out.debug(self.0);
     }
 }
 
-impl<T: ?Sized + Hash> RenderOpaque for Render<'_, T> {
+impl<T: ?Sized + Hash> RenderOpaque for &Render<'_, T> {
     fn render_arg(&self, out: &mut KeyWriter<'_>) {
         out.opaque(self.0);
+    }
+}
+
+impl<T: ?Sized> RenderUnkeyed for Render<'_, T> {
+    fn render_arg(&self, _: &mut KeyWriter<'_>) {}
+}
+
+impl<T: ?Sized> RenderRequired<T> for Render<'_, T> {
+    fn render_arg(&self, _: &mut KeyWriter<'_>)
+    where
+        T: Renderable,
+    {
     }
 }
 
@@ -327,9 +366,9 @@ mod tests {
         #[derive(Hash)]
         struct Neither(u8);
         let s = render(|w| {
-            (&&&Render(&42_u64)).render_arg(w);
-            (&&&Render(&OnlyDebug(1))).render_arg(w);
-            (&&&Render(&Neither(1))).render_arg(w);
+            (&&&&Render(&42_u64)).render_arg(w);
+            (&&&&Render(&OnlyDebug(1))).render_arg(w);
+            (&&&&Render(&Neither(1))).render_arg(w);
         });
         assert!(s.starts_with("p:42:OnlyDebug(1):#"), "{s}");
         assert_eq!(s.len(), "p:42:OnlyDebug(1):#".len() + 16);
