@@ -199,6 +199,37 @@ fn a_key_template_chooses_and_orders_the_parts() {
 }
 
 #[test]
+fn a_raw_identifier_is_named_without_its_r_hash() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    // A format string cannot spell `r#type`; `{type}` names it (and `{r#type}` still does).
+    #[cached(prefix = "keys_raw", key = "{type}:{r#match}")]
+    fn kind(r#type: u8, r#match: &str, _unused: bool) -> String {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        format!("{type}/{match}", type = r#type, match = r#match)
+    }
+
+    #[memo::invalidates("keys_raw:{type}:*")]
+    fn retype(r#type: u8) {
+        let _ = r#type;
+    }
+
+    assert_eq!(kind(7, "a", false), "7/a");
+    assert_eq!(kind(7, "a", true), "7/a", "`_unused` is not in the key");
+    assert_eq!(calls(&CALLS), 1);
+    retype(8);
+    assert_eq!(kind(7, "a", false), "7/a", "another type's pattern left it");
+    assert_eq!(calls(&CALLS), 1);
+    retype(7);
+    assert_eq!(kind(7, "a", false), "7/a");
+    assert_eq!(
+        calls(&CALLS),
+        2,
+        "`{{type}}` in the pattern was the argument"
+    );
+}
+
+#[test]
 fn functions_with_one_prefix_never_share_entries() {
     static A: AtomicUsize = AtomicUsize::new(0);
     static B: AtomicUsize = AtomicUsize::new(0);

@@ -317,7 +317,8 @@ use proc_macro::TokenStream;
 /// `{self.config.zone}`, `{self.0}`). The rendered key is the prefix followed by the values in
 /// the template's order. Arguments the template does not name are not part of the key (and may
 /// then be `&mut` or `impl Trait`). Names are checked at compile time, with a suggestion for a
-/// misspelled argument.
+/// misspelled argument. An argument with a raw name (`r#type`) is named with or without its
+/// `r#` (`{type}`), here and in `#[invalidates]` patterns.
 ///
 /// ```
 /// use memo::cached;

@@ -3,6 +3,7 @@
 
 use proc_macro2::Span;
 use quote::{ToTokens, quote};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{FnArg, Ident, Index, LitStr, Member, Pat, ReceiverKind, Token, Type};
@@ -148,7 +149,9 @@ impl<'a> Params<'a> {
         let span = lit.span();
         match &placeholder.target {
             Target::Arg(name) => {
-                if let Some(param) = self.args.iter().find(|a| a.name.is_some_and(|n| n == name)) {
+                // `{type}` names `r#type` too: a format string cannot spell a raw identifier.
+                let is_it = |n: &Ident| n == name || n.unraw() == name;
+                if let Some(param) = self.args.iter().find(|a| a.name.is_some_and(is_it)) {
                     let ident = param.name?.clone();
                     return Some((
                         Source::Arg {
