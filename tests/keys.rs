@@ -202,11 +202,11 @@ fn a_key_template_chooses_and_orders_the_parts() {
 fn a_raw_identifier_is_named_without_its_r_hash() {
     static CALLS: AtomicUsize = AtomicUsize::new(0);
 
-    // A format string cannot spell `r#type`; `{type}` names it (and `{r#type}` still does).
+    // As in a format string, `{type}` names `r#type` (and `{r#type}` still does).
     #[cached(prefix = "keys_raw", key = "{type}:{r#match}")]
     fn kind(r#type: u8, r#match: &str, _unused: bool) -> String {
         CALLS.fetch_add(1, Ordering::SeqCst);
-        format!("{type}/{match}", type = r#type, match = r#match)
+        format!("{type}/{match}")
     }
 
     #[memo::invalidates("keys_raw:{type}:*")]

@@ -149,7 +149,7 @@ impl<'a> Params<'a> {
         let span = lit.span();
         match &placeholder.target {
             Target::Arg(name) => {
-                // `{type}` names `r#type` too: a format string cannot spell a raw identifier.
+                // `{type}` names `r#type` too, as in a format string.
                 let is_it = |n: &Ident| n == name || n.unraw() == name;
                 if let Some(param) = self.args.iter().find(|a| a.name.is_some_and(is_it)) {
                     let ident = param.name?.clone();
