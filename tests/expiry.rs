@@ -85,7 +85,8 @@ fn extreme_ttls_and_clock_values_do_not_panic() {
 }
 
 /// An entry without a TTL is live at any time the clock can read, its last one included (the
-/// hit path tells a live entry by one comparison of its deadline with the time).
+/// hit path tells a live entry by one comparison of its deadline with the time); so is one
+/// stored with a TTL at that last time, which the clock can no longer pass.
 #[test]
 fn an_entry_without_ttl_outlives_the_clock() {
     let clock = ManualClock::new();
@@ -104,7 +105,39 @@ fn an_entry_without_ttl_outlives_the_clock() {
     assert_eq!(c.get::<i32>("forever"), Some(1));
     c.insert("late", 2);
     assert_eq!(c.get::<i32>("late"), Some(2));
+    c.insert_with_ttl("late_ttl", 3, Duration::from_secs(1));
+    assert_eq!(c.get::<i32>("late_ttl"), Some(3));
     assert_eq!(c.stats().activity.evictions.expired, 0);
+}
+
+/// An entry whose TTL ran out is absent to every call, not only to reads: removing,
+/// invalidating, clearing or overwriting it before a sweep does counts it as expired and not in
+/// what the call returns.
+#[test]
+fn an_expired_entry_is_gone_for_removals_too() {
+    let (c, clock) = timed("expiry_removals", Duration::from_secs(1));
+    for k in ["r:1", "i:1", "i:2", "c:1", "o:1"] {
+        c.insert(k, 1);
+    }
+    c.insert_with_ttl("c:live", 1, Duration::from_secs(3600));
+    clock.advance(Duration::from_secs(1));
+    assert!(!c.contains("r:1"));
+    assert!(!c.remove("r:1"), "nothing live was removed");
+    assert_eq!(c.invalidate("i:1").unwrap(), 0, "exact");
+    assert_eq!(memo::invalidate("i:*").unwrap(), 0, "pattern");
+    c.insert("o:1", 2);
+    assert_eq!(c.get::<i32>("o:1"), Some(2));
+    assert_eq!(c.clear(), 2, "c:live and o:1; not c:1");
+    let a = c.stats().activity;
+    assert_eq!(
+        (
+            a.evictions.expired,
+            a.evictions.invalidated,
+            a.evictions.replaced
+        ),
+        (5, 2, 0)
+    );
+    assert!(a.is_conserved());
 }
 
 #[test]

@@ -24,9 +24,14 @@ static SYSTEM: LazyLock<Clock> = LazyLock::new(|| Clock {
 });
 
 /// Expiry time of an entry that never expires. Every clock reads below it (the system clock
-/// and a manual clock saturate at `NEVER - 1`), so that `expires > now` alone tells a live
+/// and a manual clock saturate at [`LATEST`]), so that `expires > now` alone tells a live
 /// entry, with or without a TTL.
 pub(crate) const NEVER: u64 = u64::MAX;
+
+/// The latest time a clock reads: below every deadline ([`deadline`] saturates at
+/// `NEVER - 1`), so that an entry stored with a TTL is live when stored, even on a clock that
+/// has run to its end.
+const LATEST: u64 = NEVER - 2;
 
 /// The time source of a cache type.
 ///
@@ -100,10 +105,11 @@ pub(crate) fn tick_system() {
 }
 
 fn elapsed_nanos() -> u64 {
-    u64::try_from(EPOCH.elapsed().as_nanos()).map_or(NEVER - 1, |n| n.min(NEVER - 1))
+    u64::try_from(EPOCH.elapsed().as_nanos()).map_or(LATEST, |n| n.min(LATEST))
 }
 
-/// Adds a TTL to a time without overflow; the result is never [`NEVER`].
+/// Adds a TTL to a time without overflow; the result is never [`NEVER`], and later than any
+/// time a clock reads when the TTL is not zero.
 pub(crate) fn deadline(now: u64, ttl_nanos: u64) -> u64 {
     now.saturating_add(ttl_nanos).min(NEVER - 1)
 }
@@ -159,7 +165,9 @@ impl ManualClock {
         }
     }
 
-    /// Moves the clock forward by `by` (saturating at the largest representable time).
+    /// Moves the clock forward by `by`, saturating at the largest representable time (about 584
+    /// years), which comes before every deadline: an entry with a TTL does not expire by the
+    /// clock's running out, and one stored there is live.
     pub fn advance(&self, by: Duration) {
         let by = duration_nanos(by);
         // fetch_update cannot fail with a closure that always returns Some.
@@ -168,7 +176,7 @@ impl ManualClock {
             .inner
             .now
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
-                Some(t.saturating_add(by).min(NEVER - 1))
+                Some(t.saturating_add(by).min(LATEST))
             });
     }
 
@@ -184,12 +192,13 @@ impl ManualClock {
             });
     }
 
-    /// Sets the clock to `to` after its start.
+    /// Sets the clock to `to` after its start (saturating at the largest representable time,
+    /// as [`advance`](Self::advance) does).
     pub fn set(&self, to: Duration) {
         self.clock
             .inner
             .now
-            .store(duration_nanos(to), Ordering::Relaxed);
+            .store(duration_nanos(to).min(LATEST), Ordering::Relaxed);
     }
 
     /// The time since the clock's start.
@@ -245,8 +254,14 @@ mod tests {
         let m = ManualClock::new();
         m.advance(Duration::MAX);
         m.advance(Duration::MAX);
-        assert_eq!(m.clock().coarse_nanos(), NEVER - 1);
-        assert_eq!(deadline(NEVER - 1, u64::MAX), NEVER - 1);
+        assert_eq!(m.clock().coarse_nanos(), LATEST);
+        m.set(Duration::MAX);
+        assert_eq!(m.clock().coarse_nanos(), LATEST);
+        assert_eq!(deadline(LATEST, u64::MAX), NEVER - 1);
+        assert!(
+            deadline(LATEST, 1) > LATEST,
+            "a TTL set at the end of time is still live"
+        );
     }
 
     #[test]

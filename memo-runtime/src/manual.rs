@@ -226,7 +226,10 @@ impl Cache {
         }
     }
 
-    /// Removes `key`; true if it held a value.
+    /// Removes `key`; true if it held a value whose TTL had not run out (as [`contains`] would
+    /// have said; an expired entry is removed too, and counted as expired).
+    ///
+    /// [`contains`]: Self::contains
     pub fn remove(&self, key: &str) -> bool {
         self.store(key).remove(key)
     }
@@ -255,14 +258,15 @@ impl Cache {
         self.len() == 0
     }
 
-    /// Removes every entry of the cache type; returns how many. Computations in progress will
-    /// not store their results.
+    /// Removes every entry of the cache type; returns how many had not expired (expired ones
+    /// go too, counted as expired). Computations in progress will not store their results.
     pub fn clear(&self) -> usize {
         self.ty.stores().iter().map(|s| s.clear()).sum()
     }
 
     /// Removes the entries of this cache type whose rendered key matches `pattern` (the grammar
-    /// and length limit of [`memo::invalidate`](crate::invalidate)).
+    /// and length limit of [`memo::invalidate`](crate::invalidate)); returns how many had not
+    /// expired, as `memo::invalidate` does.
     ///
     /// # Errors
     ///

@@ -205,7 +205,8 @@ pub fn default_cache() -> Cache {
 }
 
 /// Removes, from every cache type, the entries whose rendered key matches `pattern`, and returns
-/// how many were removed.
+/// how many were removed. Matching entries whose TTL has run out (not swept yet) are removed
+/// too but not counted: they count as expired, in the returned number as in the statistics.
 ///
 /// Patterns follow Redis `MATCH`: `*` any run of characters, `?` one character, `[abc]`,
 /// `[a-z]`, `[^a]` a class, `\` escapes. A pattern without wildcards removes that one key; a
@@ -266,8 +267,8 @@ pub fn invalidate_pattern(pattern: &Pattern) -> usize {
     stores.iter().map(|s| s.invalidate(pattern)).sum()
 }
 
-/// Removes every entry of every cache type; returns how many were removed. Computations in
-/// progress will not store their results.
+/// Removes every entry of every cache type; returns how many were removed, expired ones (whose
+/// TTL had run out) not counted. Computations in progress will not store their results.
 pub fn clear_all() -> usize {
     registry().stores().iter().map(|s| s.clear()).sum()
 }

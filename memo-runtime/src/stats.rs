@@ -50,20 +50,22 @@ impl Counters {
 pub struct Evictions {
     /// Dropped by the eviction policy to make room.
     pub capacity: u64,
-    /// Removed because their TTL ran out (on read, by the background sweep, or when chosen for
-    /// eviction after expiring).
+    /// Removed because their TTL ran out: on read, by the background sweep, or when evicted,
+    /// invalidated, removed, cleared or overwritten after it ran out.
     pub expired: u64,
-    /// Removed by invalidation, `remove` or `clear`.
+    /// Removed by invalidation, `remove` or `clear` before their TTL ran out.
     pub invalidated: u64,
-    /// Overwritten by an insert of the same key.
+    /// Overwritten by an insert of the same key before their TTL ran out.
     pub replaced: u64,
 }
 
 /// Computations run on misses.
 ///
 /// Reading the time costs more than a cache hit, so not every load is timed: the first 64 of
-/// each shard are, then one in 64. The mean is that of the timed loads and the total is the mean
-/// times the count.
+/// each shard are, then one in 64. For one table the mean is that of the timed loads and the
+/// total is the mean times the count; figures over several tables (a cache type's, the
+/// process's totals) add the tables' totals and divide the sum by the count, so there the total
+/// and the mean times the count differ by less than the count (the mean is rounded down).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Loads {

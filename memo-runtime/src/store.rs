@@ -351,6 +351,21 @@ impl<K, V: Clone> Removed<K, V> {
     #[inline]
     fn push(&mut self, slot: Slot<K, V>) {
         self.count += 1;
+        self.keep(slot);
+    }
+
+    /// [`push`](Self::push) for a slot removed for `cause`: one whose TTL had run out is not
+    /// counted as removed (to a caller, it was already gone).
+    fn push_for(&mut self, slot: Slot<K, V>, cause: Cause) {
+        if cause == Cause::Expired {
+            self.keep(slot);
+        } else {
+            self.push(slot);
+        }
+    }
+
+    #[inline]
+    fn keep(&mut self, slot: Slot<K, V>) {
         if !std::mem::needs_drop::<Slot<K, V>>() {
             // Dropping it here runs nothing, under the lock or not; keeping it would move it
             // twice more.
@@ -361,7 +376,7 @@ impl<K, V: Clone> Removed<K, V> {
         }
     }
 
-    /// How many ready entries were removed.
+    /// How many ready, unexpired entries were removed.
     fn count(&self) -> usize {
         self.count
     }
@@ -1201,6 +1216,16 @@ where
         self.unindex(shard, slot, None);
     }
 
+    /// `cause`, or [`Cause::Expired`] for a slot whose TTL has run out: an entry removed after
+    /// its TTL ran out (but before a sweep did) counts as expired, whatever removed it.
+    fn unless_expired(&self, slot: &Slot<K, V>, cause: Cause) -> Cause {
+        if slot.is_live(self.now()) {
+            cause
+        } else {
+            Cause::Expired
+        }
+    }
+
     fn count_cause(shard: &mut Shard<K, V>, slot: &Slot<K, V>, cause: Cause) {
         if slot.expires != NEVER {
             shard.timed -= 1;
@@ -1309,7 +1334,8 @@ where
             if let Ok(entry) = guard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
                 let (old, _) = entry.remove();
                 guard.policy.on_remove(&old.meta);
-                self.count_removal_counters(&mut guard, &old, Cause::Replaced);
+                let cause = self.unless_expired(&old, Cause::Replaced);
+                self.count_removal_counters(&mut guard, &old, cause);
                 removed.push(old);
                 (Place::Inherited, guard)
             } else {
@@ -1319,7 +1345,8 @@ where
             let shard = &mut *guard;
             if let Ok(entry) = shard.table.find_entry(hash, |s| key.eq_key(&s.key)) {
                 let (old, _) = entry.remove();
-                self.account_removal(shard, &old, Cause::Replaced);
+                let cause = self.unless_expired(&old, Cause::Replaced);
+                self.account_removal(shard, &old, cause);
                 removed.push(old);
             }
             let flights = &mut shard.pending.get_mut().table;
@@ -1366,8 +1393,9 @@ where
         while let Ok(entry) = shard.table.find_entry(hash, |s| matches(&s.key)) {
             let (slot, _) = entry.remove();
             shard.policy.on_remove(&slot.meta);
-            self.count_removal_tagged(shard, &slot, Cause::Invalidated, tag);
-            removed.push(slot);
+            let cause = self.unless_expired(&slot, Cause::Invalidated);
+            self.count_removal_tagged(shard, &slot, cause, tag);
+            removed.push_for(slot, cause);
         }
         while let Some(p) = shard
             .pending
@@ -1522,8 +1550,9 @@ where
                 for (hash, stamp) in slots {
                     if let Ok(e) = shard.table.find_entry(hash, |s| s.meta.stamp == stamp) {
                         let (slot, _) = e.remove();
-                        self.account_removal(shard, &slot, Cause::Invalidated);
-                        removed.push(slot);
+                        let cause = self.unless_expired(&slot, Cause::Invalidated);
+                        self.account_removal(shard, &slot, cause);
+                        removed.push_for(slot, cause);
                     }
                 }
                 for (hash, stamp) in pending {
@@ -1551,8 +1580,9 @@ where
                 let slots: Vec<Slot<K, V>> = shard.table.drain().collect();
                 let pending: Vec<Pending<K, V>> = shard.pending.get_mut().table.drain();
                 for slot in slots {
-                    self.count_removal(shard, &slot, Cause::Invalidated);
-                    removed.push(slot);
+                    let cause = self.unless_expired(&slot, Cause::Invalidated);
+                    self.count_removal(shard, &slot, cause);
+                    removed.push_for(slot, cause);
                 }
                 for p in pending {
                     self.forget_pending(shard, &p);
