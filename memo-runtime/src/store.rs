@@ -238,6 +238,17 @@ impl<K, V> PendingSet<K, V> {
         Some(entry.remove().0)
     }
 
+    /// How many computations have the hash `hash`.
+    fn count_hash(&self, hash: u64) -> usize {
+        let solo = self.solo.as_ref().is_some_and(|p| p.hash == hash);
+        let more = if self.more.is_empty() {
+            0
+        } else {
+            self.more.iter_hash(hash).filter(|p| p.hash == hash).count()
+        };
+        usize::from(solo) + more
+    }
+
     /// Every computation, in an order that stays the same while the set does not change.
     fn iter(&self) -> impl Iterator<Item = &Pending<K, V>> {
         self.solo.iter().chain(self.more.iter())
@@ -1390,7 +1401,12 @@ where
         removed: &mut Removed<K, V>,
         tag: Option<u64>,
     ) {
-        while let Ok(entry) = shard.table.find_entry(hash, |s| matches(&s.key)) {
+        // The full hash is compared first: the table calls the closure for any slot whose few
+        // tag bits match, and `matches` may accept every key of the hash.
+        while let Ok(entry) = shard
+            .table
+            .find_entry(hash, |s| s.hash == hash && matches(&s.key))
+        {
             let (slot, _) = entry.remove();
             shard.policy.on_remove(&slot.meta);
             let cause = self.unless_expired(&slot, Cause::Invalidated);
@@ -1401,7 +1417,7 @@ where
             .pending
             .get_mut()
             .table
-            .remove(hash, |p| matches(&p.key))
+            .remove(hash, |p| p.hash == hash && matches(&p.key))
         {
             self.forget_pending(shard, &p);
             removed.pending.push(p);
@@ -1424,27 +1440,48 @@ where
     }
 
     /// Removes the keys whose rendered text is `text` exactly (function stores).
+    ///
+    /// The index gives the table hashes of the keys with this text. A key is indexed for as long
+    /// as it is stored or computed, so when a single key (ready or in flight) has such a hash,
+    /// it is the one, and it is removed without rendering it again (rendering costs more than
+    /// the rest of the removal). Keys whose `Hash` collides are rendered to tell them apart.
     fn invalidate_exact(&self, text: &str) -> usize {
         let tag = self.text_hash(text);
         self.ensure_indexed();
-        // Nearly always one hash: no allocation for the list, nor for rendering.
+        // Nearly always one hash: no allocation for the list.
         let (first, rest) = self.index_shard(tag).lock().hashes_split(tag);
         let mut removed = Removed::new();
-        with_render_buf(|buf| {
-            for hash in first.into_iter().chain(rest.iter().copied()) {
-                let mut guard = self.lock(self.shard_of(hash));
-                self.remove_matching(
-                    &mut guard,
-                    hash,
-                    |k| self.renders_as(k, text, buf),
-                    &mut removed,
-                    Some(tag),
-                );
+        for hash in first.into_iter().chain(rest.iter().copied()) {
+            let mut guard = self.lock(self.shard_of(hash));
+            let shard = &mut *guard;
+            if Self::holders_of(shard, hash) == 1 {
+                self.remove_matching(shard, hash, |_| true, &mut removed, Some(tag));
+            } else {
+                with_render_buf(|buf| {
+                    self.remove_matching(
+                        shard,
+                        hash,
+                        |k| self.renders_as(k, text, buf),
+                        &mut removed,
+                        Some(tag),
+                    );
+                });
             }
-        });
+        }
         let n = removed.count();
         drop(removed);
         n
+    }
+
+    /// How many keys, ready or in flight, have the table hash `hash` (more than one only when
+    /// their `Hash` collides).
+    fn holders_of(shard: &mut Shard<K, V>, hash: u64) -> usize {
+        let ready = shard
+            .table
+            .iter_hash(hash)
+            .filter(|s| s.hash == hash)
+            .count();
+        ready + shard.pending.get_mut().table.count_hash(hash)
     }
 
     /// Manual stores: the key is its own text, so it is looked up directly.
