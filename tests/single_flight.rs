@@ -275,3 +275,17 @@ fn async_same_key_recursion_is_an_error() {
     .unwrap();
     assert!(matches!(out, Err(CallError::Recursion { .. })));
 }
+
+/// The closure that makes an async computation's future is part of the computation: a call it
+/// makes for the same key, before the future is first polled, is recursion too (it waited for
+/// ever on its own computation).
+#[test]
+fn async_recursion_from_the_closure_itself_is_an_error() {
+    let c = cache("sf_async_recursion_in_closure");
+    let out = futures::executor::block_on(c.get_or_insert_with_async("r", || {
+        let inner = c.try_get_or_insert_with("r", || 1_u32);
+        async move { inner }
+    }))
+    .unwrap();
+    assert!(matches!(out, Err(CallError::Recursion { .. })), "{out:?}");
+}

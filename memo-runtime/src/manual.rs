@@ -171,8 +171,8 @@ impl Cache {
     ///
     /// # Errors
     ///
-    /// [`CallError::Recursion`] if `compute` (directly or not) asks for the same key while being
-    /// polled.
+    /// [`CallError::Recursion`] if `compute` (directly or not) asks for the same key while it
+    /// runs or its future is polled.
     pub async fn get_or_insert_with_async<V, F, Fut>(
         &self,
         key: &str,
@@ -208,7 +208,13 @@ impl Cache {
                 }
                 Begin::Lead { id, timed } => {
                     let leader = Leader::new(store, hash, id, timed);
-                    let mut fut = std::pin::pin!(compute());
+                    // `compute` itself runs as part of the computation too: a call it makes for
+                    // this key is recursion, not a wait for ever.
+                    let fut = {
+                        let _running = RunningMark::new(id);
+                        compute()
+                    };
+                    let mut fut = std::pin::pin!(fut);
                     let value = std::future::poll_fn(|cx| {
                         let _running = RunningMark::new(id);
                         fut.as_mut().poll(cx)
