@@ -182,3 +182,40 @@ fn async_instantiations_have_their_own_entries_too() {
     assert_eq!(block_on(async_size::<u16>(3)), 6);
     assert_eq!(ASYNC_CALLS.load(Ordering::SeqCst), 2);
 }
+
+#[cached(prefix = "inst_closure", key = "{x}")]
+fn apply<F: Fn(u64) -> u64>(f: F, x: u64) -> u64 {
+    f(x)
+}
+
+trait Sized2: Sized {
+    #[cached(prefix = "inst_local")]
+    fn bytes(&self, n: u64) -> u64 {
+        std::mem::size_of::<Self>() as u64 + n
+    }
+}
+
+/// Types that share a name: every closure of a function is `path::{{closure}}`, and types of
+/// one name declared in two blocks of a function have one path. Each is an instantiation of its
+/// own all the same. A closure that borrows (not `'static`) is one too.
+#[test]
+fn closures_and_local_types_of_one_name_have_their_own_entries() {
+    assert_eq!(apply(|x| x + 1, 1), 2);
+    assert_eq!(apply(|x| x * 10, 1), 10);
+    let base = 100_u64;
+    let borrowing = |x| x + base;
+    assert_eq!(apply(borrowing, 1), 101);
+    assert_eq!(apply(borrowing, 1), 101, "its own entry, hit");
+
+    let small = {
+        struct S(#[allow(dead_code)] u8);
+        impl Sized2 for S {}
+        S(0).bytes(1)
+    };
+    let large = {
+        struct S(#[allow(dead_code)] [u8; 64]);
+        impl Sized2 for S {}
+        S([0; 64]).bytes(1)
+    };
+    assert_eq!((small, large), (2, 65));
+}

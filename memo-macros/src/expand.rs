@@ -214,12 +214,12 @@ fn in_body_braces(body: &Body, inner: TokenStream) -> TokenStream {
     out
 }
 
-/// The name of the instantiation a call runs in (`memo::__private::Instance`), so that each
-/// instantiation of a generic function, and each type a method runs for (its impl may be
-/// generic, or it is a trait's default method), has a store of its own: the `type_name` of a
-/// local type generic over `Self` (for methods) and the function's own type and const
-/// parameters. `None` for a free function without generics: one instantiation, nothing to
-/// compare on the hit path.
+/// The instantiation a call runs in (`memo::__private::Instance`), so that each instantiation
+/// of a generic function, and each type a method runs for (its impl may be generic, or it is a
+/// trait's default method), has a store of its own: the lifetime-erased `TypeId` of a local
+/// type generic over `Self` (for methods) and the function's own type and const parameters
+/// (not its `type_name`, which two closures, or two local types of one name, share). `None` for
+/// a free function without generics: one instantiation, nothing to compare on the hit path.
 fn instance_expr(sig: &syn::Signature) -> TokenStream {
     // (parameter of the local type, field that uses it, argument given for it)
     let mut params: Vec<(TokenStream, Option<TokenStream>, TokenStream)> = Vec::new();
@@ -259,7 +259,7 @@ fn instance_expr(sig: &syn::Signature) -> TokenStream {
     quote! {{
         #[allow(dead_code, non_camel_case_types)]
         struct #ty<#(#decls),*>(#(#fields),*);
-        ::core::option::Option::Some(::core::any::type_name::<#ty<#(#args),*>>())
+        ::memo::__private::instance_of::<#ty<#(#args),*>>()
     }}
 }
 

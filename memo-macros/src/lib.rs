@@ -147,7 +147,9 @@ use proc_macro::TokenStream;
 /// `Repo<Order>`) and each type that uses a trait's cached default method has a table of its
 /// own, even when their keys and values have the same types. So does each instantiation of a
 /// generic function, by its type and const parameters (`size::<u8>(2)` and `size::<u64>(2)`
-/// are two entries): what the body computes may depend on them. The one exception is an
+/// are two entries): what the body computes may depend on them. Types are told apart by
+/// identity, not by name (two closures passed as `F`, or two local types both named `S`, are
+/// two instantiations); lifetimes alone do not make another one. The one exception is an
 /// associated function without `self` in a generic impl, which cannot see the impl's
 /// parameters: its instantiations share entries when their keys and values have the same
 /// types, so put what tells them apart into its arguments. All instantiations render their

@@ -7,6 +7,7 @@
 //! with. The guard stores the result (if its [`Kind`] says so) and hands it to waiters; if it is
 //! dropped instead (the body panicked, or the future was dropped), a waiter takes over.
 
+use std::any::TypeId;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -35,9 +36,22 @@ pub struct SiteMeta {
 /// Names the type of an impl: `core::any::type_name::<Self>`.
 pub type Owner = fn() -> &'static str;
 
-/// Names the instantiation a call runs in, for a generic function or a method (see
+/// Identifies the instantiation a call runs in, for a generic function or a method (see
 /// [`Site::hit`]): `None` for a function that is neither.
-pub type Instance = Option<&'static str>;
+///
+/// The `TypeId` of a type generic over the instantiation's types, with lifetimes erased
+/// ([`instance_of`]): unlike a type's name, it tells apart two closures of one function, or
+/// two types of one name declared in different blocks.
+pub type Instance = Option<TypeId>;
+
+/// The [`Instance`] of the instantiation that `T` is generic over; `T` need not be `'static`
+/// (instantiations that differ only in lifetimes are one).
+#[inline(always)]
+#[allow(clippy::inline_always)] // the hit path: a constant once inlined
+#[must_use]
+pub fn instance_of<T: ?Sized>() -> Instance {
+    Some(typeid::of::<T>())
+}
 
 /// The static state of one cached function: its metadata and its store, made on first call.
 ///
@@ -48,8 +62,8 @@ pub type Instance = Option<&'static str>;
 pub struct Site {
     meta: SiteMeta,
     /// The first store, with its type recorded for a downcast without a virtual call on the
-    /// hit path, and the instantiation it serves (`""` for `None`).
-    first: OnceLock<(Erased, &'static str)>,
+    /// hit path, and the instantiation it serves.
+    first: OnceLock<(Erased, Instance)>,
     /// The stores of further instantiations, in the order they were made, looked up without a
     /// lock.
     more: [OnceLock<SiteStore>; MORE_STORES],
@@ -60,11 +74,11 @@ pub struct Site {
 /// Instantiations of one function whose stores are found without taking a lock.
 const MORE_STORES: usize = 7;
 
-/// One store of a site and the instantiation it serves (`""` for `None`).
+/// One store of a site and the instantiation it serves.
 #[derive(Clone, Copy)]
 struct SiteStore {
     store: Erased,
-    instance: &'static str,
+    instance: Instance,
 }
 
 impl SiteStore {
@@ -80,16 +94,11 @@ impl SiteStore {
 }
 
 /// Whether a store made for `own` serves a call in `instance`. `None` is a function that is
-/// neither generic nor a method: one instantiation, nothing to compare. Names of one
-/// instantiation are usually the same `&'static str`, compared as a pointer; the text decides
-/// otherwise.
+/// neither generic nor a method: one instantiation, nothing to compare.
 #[allow(clippy::inline_always)] // the hit path: see `Site::hit`
 #[inline(always)]
-fn same_instance(own: &'static str, instance: Instance) -> bool {
-    match instance {
-        None => true,
-        Some(name) => std::ptr::eq(own, name) || own == name,
-    }
+fn same_instance(own: Instance, instance: Instance) -> bool {
+    instance.is_none() || own == instance
 }
 
 /// What [`Site::hit`] leaves to [`Site::enter`] when it finds no hit: the function's store and
@@ -229,7 +238,7 @@ impl Site {
         registry().add_store(store);
         let made = SiteStore {
             store: Erased::new(store),
-            instance: instance.unwrap_or(""),
+            instance,
         };
         // Stores are made under `overflow`'s lock: `first` is not set meanwhile.
         if self.first.get().is_none() {
@@ -250,7 +259,7 @@ impl Site {
     ///
     /// `owner` names the impl's type for a method (`type_name::<Self>`), so that stats show it
     /// as `module::Type::method`; it is read once, when the function's store is made.
-    /// `instance` names the instantiation of a generic function or a method (the same name for
+    /// `instance` identifies the instantiation of a generic function or a method (the same for
     /// every call of one instantiation), or is `None` for a function that is neither: each
     /// instantiation has a store of its own.
     ///
