@@ -60,10 +60,12 @@ impl Meta {
         }
     }
 
+    #[inline]
     fn freq(&self) -> u8 {
         self.freq.load(Ordering::Relaxed)
     }
 
+    #[inline]
     fn set_freq(&mut self, f: u8) {
         *self.freq.get_mut() = f;
     }
@@ -125,6 +127,7 @@ impl Policy {
         s
     }
 
+    #[inline]
     fn live(&self) -> usize {
         self.small_live + self.main_live
     }
@@ -301,10 +304,11 @@ impl Policy {
 }
 
 /// Hashes of keys recently evicted from the small queue (S3-FIFO's ghost queue), as 32-bit
-/// fingerprints in a set-associative array: a fingerprint picks one bucket (one cache line)
-/// and each bucket forgets its oldest fingerprint first, so the array as a whole forgets in
-/// about the order it learnt. Remembering and looking up a hash touch one cache line, and a
-/// remembered hash takes 4 bytes.
+/// fingerprints in a set-associative array: a fingerprint picks one bucket (one cache line of
+/// sixteen fingerprints) and each bucket forgets its oldest fingerprint first, so the array as
+/// a whole forgets in about the order it learnt. Remembering and looking up a hash touch one
+/// cache line (and one byte of the small array of cursors), and a remembered hash takes 4
+/// bytes.
 ///
 /// It holds at least as many fingerprints as the shard has live entries (growing with them,
 /// by a quarter more at a time), as the paper's ghost queue holds as many as the main queue.
@@ -313,54 +317,60 @@ impl Policy {
 #[derive(Debug, Default)]
 struct Ghost {
     buckets: Vec<GhostBucket>,
+    /// Per bucket, the way the next fingerprint goes to (its oldest). Apart from the buckets,
+    /// so that a search compares a whole line of fingerprints and nothing else: the compiler
+    /// makes that four vector compares (a cursor in the line, which the search must not match,
+    /// cost twice as many instructions, on every miss).
+    cursors: Vec<u8>,
 }
 
-/// Fingerprints per ghost bucket (the sixteenth word of the line is the bucket's cursor).
-const GHOST_WAYS: usize = 15;
+/// Fingerprints per ghost bucket.
+const GHOST_WAYS: usize = 16;
 
-/// The smallest fingerprint: those below could be taken for a bucket's cursor.
-const MIN_FINGERPRINT: u32 = 16;
-
-/// One cache line of the ghost: fingerprints (0: empty) in the first fifteen words, and in the
-/// last where the next one goes. Fingerprints are at least [`MIN_FINGERPRINT`], so a search
-/// compares all sixteen words at once without mistaking the cursor for one.
+/// One cache line of the ghost: fingerprints, 0 for an empty way.
 #[derive(Debug, Default, Clone, Copy)]
 #[repr(align(64))]
 struct GhostBucket {
-    words: [u32; GHOST_WAYS + 1],
+    words: [u32; GHOST_WAYS],
 }
 
 impl GhostBucket {
-    /// The word holding `fingerprint`, if one does.
+    /// Whether a way holds `fingerprint`: four vector compares of the whole line, the only
+    /// work of most searches (they find nothing).
     #[inline]
-    fn find(&self, fingerprint: u32) -> Option<usize> {
-        // Branch-free over all sixteen words (partly vector compares): the word found is
-        // unpredictable, and most searches find none.
-        let mut found = 0_u32;
-        for (i, &w) in self.words.iter().enumerate() {
-            found |= u32::from(w == fingerprint) << i;
+    fn holds(&self, fingerprint: u32) -> bool {
+        let mut any = 0_u32;
+        for &w in &self.words {
+            any |= u32::from(w == fingerprint);
         }
-        (found != 0).then(|| found.trailing_zeros() as usize)
+        any != 0
     }
 
-    fn add(&mut self, fingerprint: u32) {
-        if self.find(fingerprint).is_none() {
-            let next = self.words[GHOST_WAYS] as usize;
-            self.words[next] = fingerprint;
-            #[allow(clippy::cast_possible_truncation)] // < GHOST_WAYS
-            let after = ((next + 1) % GHOST_WAYS) as u32;
-            self.words[GHOST_WAYS] = after;
+    /// The way holding `fingerprint`, if one does.
+    #[inline]
+    fn find(&self, fingerprint: u32) -> Option<usize> {
+        if self.holds(fingerprint) {
+            self.position(fingerprint)
+        } else {
+            None
         }
+    }
+
+    /// [`find`](Self::find)'s second step, out of line: inlined, the compiler merged it with
+    /// the compares of [`holds`](Self::holds) into code three times as long, run by every search.
+    #[cold]
+    #[inline(never)]
+    fn position(&self, fingerprint: u32) -> Option<usize> {
+        self.words.iter().position(|&w| w == fingerprint)
     }
 }
 
 impl Ghost {
-    /// A hash's fingerprint: its low 32 bits (the shard is chosen by higher ones), at least
-    /// [`MIN_FINGERPRINT`].
+    /// A hash's fingerprint: its low 32 bits (the shard is chosen by higher ones), never 0.
     fn fingerprint(hash: u64) -> u32 {
         #[allow(clippy::cast_possible_truncation)] // the low half, on purpose
         let f = hash as u32;
-        f.max(MIN_FINGERPRINT)
+        f.max(1)
     }
 
     /// The bucket of a fingerprint (a multiply-shift, so any bucket count works).
@@ -375,30 +385,41 @@ impl Ghost {
     }
 
     /// Remembers a hash, holding at least `limit` fingerprints.
+    #[inline]
     fn insert(&mut self, hash: u64, limit: usize) {
         if limit > self.capacity() {
             self.grow(limit + limit / 4);
         }
-        let f = Self::fingerprint(hash);
-        let i = self.bucket_of(f);
-        self.buckets[i].add(f);
+        self.add(Self::fingerprint(hash));
+    }
+
+    /// Remembers a fingerprint in its bucket, in place of the bucket's oldest.
+    fn add(&mut self, fingerprint: u32) {
+        let i = self.bucket_of(fingerprint);
+        let bucket = &mut self.buckets[i];
+        if !bucket.holds(fingerprint) {
+            let cursor = &mut self.cursors[i];
+            bucket.words[usize::from(*cursor) % GHOST_WAYS] = fingerprint;
+            #[allow(clippy::cast_possible_truncation)] // < GHOST_WAYS
+            let after = ((usize::from(*cursor) + 1) % GHOST_WAYS) as u8;
+            *cursor = after;
+        }
     }
 
     /// Makes room for `size` fingerprints, keeping those remembered (in bucket order, not
     /// exactly the order they were learnt).
+    #[cold]
+    #[inline(never)]
     fn grow(&mut self, size: usize) {
-        let old = std::mem::replace(
-            &mut self.buckets,
-            vec![GhostBucket::default(); size.div_ceil(GHOST_WAYS)],
-        );
-        for bucket in old {
-            let next = bucket.words[GHOST_WAYS] as usize;
+        let count = size.div_ceil(GHOST_WAYS);
+        let old = std::mem::replace(&mut self.buckets, vec![GhostBucket::default(); count]);
+        let old_cursors = std::mem::replace(&mut self.cursors, vec![0; count]);
+        for (bucket, next) in old.into_iter().zip(old_cursors) {
             for k in 0..GHOST_WAYS {
-                // Oldest first: the word at the cursor was written longest ago.
-                let f = bucket.words[(next + k) % GHOST_WAYS];
+                // Oldest first: the way at the cursor was written longest ago.
+                let f = bucket.words[(usize::from(next) + k) % GHOST_WAYS];
                 if f != 0 {
-                    let i = self.bucket_of(f);
-                    self.buckets[i].add(f);
+                    self.add(f);
                 }
             }
         }
@@ -539,7 +560,6 @@ mod tests {
         );
         g.insert(0, 16);
         assert!(g.remove(0), "a hash whose low half is 0 is remembered too");
-        assert!(!g.remove(3), "no fingerprint is taken for a cursor");
     }
 
     #[test]
