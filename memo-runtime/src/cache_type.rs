@@ -218,6 +218,7 @@ impl CacheType {
         }
     }
 
+    #[inline]
     pub(crate) fn capacity(&self) -> usize {
         self.capacity.load(Ordering::Relaxed)
     }
@@ -234,6 +235,7 @@ impl CacheType {
         self.configured.load(Ordering::Relaxed)
     }
 
+    #[inline]
     pub(crate) fn default_ttl_nanos(&self) -> Option<u64> {
         match self.default_ttl.load(Ordering::Relaxed) {
             NEVER => None,

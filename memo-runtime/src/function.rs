@@ -301,6 +301,9 @@ impl Site {
         };
         match looked {
             Ok(v) => Entry::Hit(kind.join(v)),
+            // The usual miss (this call computes) makes its guard here rather than in
+            // `enter_slow`, a frame of its own: 951 -> 898 instructions per W2 miss.
+            Err(Begin::Lead { id, timed }) => Entry::Miss(Guard::new(store, hash, id, timed, kind)),
             Err(begin) => enter_slow(store, hash, key, kind, begin),
         }
     }

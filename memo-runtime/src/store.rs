@@ -886,7 +886,10 @@ where
     /// The miss half of [`lookup_or_begin`](Self::lookup_or_begin), with no ready value of the
     /// key in the table, which cannot change meanwhile (its shard is locked, for reading or for
     /// writing): joins the key's computation in flight, or registers a new one.
-    #[allow(clippy::too_many_arguments)]
+    // Always inlined (into `begin_absent` on the usual miss): W2's miss 898 -> 887
+    // instructions.
+    #[allow(clippy::too_many_arguments, clippy::inline_always)]
+    #[inline(always)]
     fn begin_in<Q: KeyArgs<Owned = K> + ?Sized>(
         &self,
         flights: &mut InFlight<K, V>,

@@ -405,6 +405,7 @@ impl StripedRawLock {
     ///
     /// This thread holds the lock for writing.
     #[allow(unsafe_code)]
+    #[inline]
     unsafe fn unlock_exclusive(&self) {
         self.writer_flag().store(false, Ordering::Release);
         // SAFETY: the caller holds the lock for writing, so this thread holds the gate.
