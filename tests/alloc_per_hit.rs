@@ -141,6 +141,43 @@ fn a_hit_on_a_copy_value_allocates_nothing() {
 }
 
 #[test]
+fn a_hit_under_lru_allocates_nothing() {
+    // LRU requeues the entry on every hit; the queue it grows must be reused, not reallocated
+    // after each compaction (110 allocations in 1,000 hits before).
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(cache_type = "alloc_lru")]
+    fn twice(x: u64) -> u64 {
+        RUNS.fetch_add(1, Ordering::SeqCst);
+        x * 2
+    }
+
+    memo::configure(
+        "alloc_lru",
+        memo::CacheConfig::builder()
+            .capacity(1_000)
+            .policy(memo::EvictionPolicy::Lru)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    for k in 0..KEYS {
+        twice(k);
+    }
+    // Past the first compactions, so that the queue has reached its working size.
+    for i in 0..10 * HITS {
+        black_box(twice(black_box(i % KEYS)));
+    }
+    let n = allocations(|| {
+        for i in 0..10 * HITS {
+            black_box(twice(black_box(i % KEYS)));
+        }
+    });
+    assert_eq!(runs(&RUNS), KEYS as usize, "every counted call was a hit");
+    assert_eq!(n, 0, "{n} allocations in {} LRU hits", 10 * HITS);
+}
+
+#[test]
 fn a_hit_on_an_arc_value_allocates_nothing() {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
 

@@ -265,8 +265,8 @@ impl Policy {
         };
         self.small.retain(live_in(QueueId::Small));
         self.main.retain(live_in(QueueId::Main));
-        self.small.shrink_to(self.small.len() * 2);
-        self.main.shrink_to(self.main.len() * 2);
+        shrink_queue(&mut self.small);
+        shrink_queue(&mut self.main);
     }
 
     /// Switches to another policy, requeueing every ready slot.
@@ -300,6 +300,17 @@ impl Policy {
             ghost: std::mem::take(&mut self.ghost),
             ..Policy::new(self.kind)
         };
+    }
+}
+
+/// Gives back a compacted queue's memory only when it holds far more than the queue can grow
+/// to before the next compaction (twice the live items and a few more), so that steady
+/// requeueing (every LRU hit) never reallocates: shrinking to the trigger's size made each
+/// compaction cycle reallocate once, an allocation on one hit in ten.
+fn shrink_queue(queue: &mut VecDeque<Item>) {
+    let room = 2 * queue.len() + 64;
+    if queue.capacity() > 2 * room {
+        queue.shrink_to(room);
     }
 }
 
