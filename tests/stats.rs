@@ -331,3 +331,44 @@ fn a_ttl_under_a_millisecond_shows_as_one_not_zero() {
     assert_eq!(ttl_of("stats_sub_ms"), Some(1));
     assert_eq!(ttl_of("stats_2500us"), Some(3));
 }
+
+mod same_name {
+    use memo::cached;
+
+    #[cached(prefix = "stats_same_name_free", cache_type = "stats_same_name")]
+    pub(crate) fn load(id: u64) -> u64 {
+        id
+    }
+
+    pub(crate) struct Repo;
+
+    impl Repo {
+        #[cached(prefix = "stats_same_name_assoc", cache_type = "stats_same_name")]
+        pub(crate) fn load(id: u64) -> u64 {
+            id + 1
+        }
+    }
+}
+
+#[test]
+fn functions_of_one_name_and_two_prefixes_have_a_row_each() {
+    // A free function and an associated function without `self` are both `module::load`.
+    same_name::load(1);
+    same_name::load(2);
+    same_name::Repo::load(1);
+    let stats = memo::stats();
+    let rows: Vec<_> = stats
+        .functions
+        .iter()
+        .filter(|f| f.cache_type == "stats_same_name")
+        .map(|f| (f.name.as_str(), f.prefix.as_str(), f.activity.misses))
+        .collect();
+    let name = concat!(module_path!(), "::same_name::load");
+    assert_eq!(
+        rows,
+        vec![
+            (name, "stats_same_name_assoc", 1),
+            (name, "stats_same_name_free", 2),
+        ]
+    );
+}

@@ -158,8 +158,9 @@ use proc_macro::TokenStream;
 /// `#[cached]` works in inherent impls, trait impls, trait default methods and on native
 /// `async fn` in traits. Stats name a method `module::Type::method` (one row per type); a
 /// generic function is one row, adding up its instantiations. An associated function without
-/// `self` is named `module::function`, as a free function is; the two differ in stats by their
-/// prefix (`prefix = "..."`, the function's name by default).
+/// `self` is named `module::function`, as a free function is; the two have a row each in stats
+/// when their prefixes differ (`prefix = "..."`), and share one when they do not (the prefix
+/// is the function's name by default).
 ///
 /// ```
 /// use memo::cached;

@@ -343,11 +343,14 @@ pub fn stats() -> Stats {
         totals.merge(&type_stats.activity);
         cache_types.push(type_stats);
     }
-    // Each instantiation of a generic function has a table of its own, under the one name of
-    // the function: one row, adding them up.
-    functions.sort_by(|a, b| (&a.name, &a.cache_type).cmp(&(&b.name, &b.cache_type)));
+    // Each instantiation of a generic function has a table of its own, under the one name and
+    // prefix of the function: one row, adding them up. Functions that only share a name (a
+    // free function and an associated one, two local functions) keep a row each when their
+    // prefixes differ.
+    let row = |f: &FunctionStats| (f.name.clone(), f.cache_type.clone(), f.prefix.clone());
+    functions.sort_by_key(row);
     functions.dedup_by(|later, first| {
-        let same = later.name == first.name && later.cache_type == first.cache_type;
+        let same = row(later) == row(first);
         if same {
             first.activity.merge(&later.activity);
         }

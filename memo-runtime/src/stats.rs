@@ -228,7 +228,10 @@ pub struct CacheTypeStats {
 }
 
 /// One cached function in a [`Stats`] snapshot. A generic function is one row: its
-/// instantiations (one table per set of key and value types) are added up.
+/// instantiations (one table per set of key and value types) are added up. Rows are told apart
+/// by name, cache type and prefix: functions that share a name (a free function and an
+/// associated function without `self` are both `module::function`) have a row each if their
+/// prefixes differ, and share one (added up) if they do not.
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct FunctionStats {
@@ -265,7 +268,10 @@ pub struct Stats {
 impl Stats {
     /// The function whose name is `name`, or else the one function whose name ends with
     /// `::name` (`"load"` finds `app::users::load`). `None` if there is none, or if several
-    /// end with `::name`: give more of the path then (`"users::load"`).
+    /// end with `::name`: give more of the path then (`"users::load"`). Of several rows with
+    /// the name itself (one name in two cache types, or under two prefixes) it returns the
+    /// first in [`functions`](Self::functions) (sorted by name, cache type, then prefix): find
+    /// the others there.
     #[must_use]
     pub fn function(&self, name: &str) -> Option<&FunctionStats> {
         if let Some(f) = self.functions.iter().find(|f| f.name == name) {
