@@ -270,8 +270,8 @@ use proc_macro::TokenStream;
 /// # `prefix`
 ///
 /// The first segment of the rendered keys (default: the function's name), which patterns such
-/// as `"user:*"` select. It may not be empty nor contain the pattern characters `*`, `?`, `[`,
-/// `]`, `\`.
+/// as `"user:*"` select. It may not be empty nor contain whitespace or the pattern characters
+/// `*`, `?`, `[`, `]`, `\`.
 ///
 /// ```
 /// use memo::cached;

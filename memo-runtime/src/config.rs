@@ -24,7 +24,10 @@ pub const DEFAULT_CACHE_TYPE: &str = "default";
 /// Switching the policy of a cache type in use keeps its entries, in the order they were
 /// last queued (S3-FIFO queues an entry when it is stored or promoted, LRU also when it is
 /// read), and forgets how often they were read. Under S3-FIFO they all start in the main
-/// queue, as keys already seen: new keys pass their probation before any of them is dropped.
+/// queue, as keys already seen, and new keys enter the probationary queue, which starts
+/// empty: until it holds its share (one entry in 40), a full cache makes room from the main
+/// queue (the entry queued longest ago first, unless it was read since), as S3-FIFO does
+/// whenever its probationary queue is below that share.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -143,7 +146,9 @@ impl CacheConfigBuilder {
     }
 
     /// The TTL of entries whose function or insert gives none (default: none, entries never
-    /// expire). Must be longer than zero.
+    /// expire). Must be longer than zero. The cache type keeps it in nanoseconds: a TTL longer
+    /// than `u64::MAX - 1` ns (about 584 years) applies, and reads back from the cache type's
+    /// [`config`](crate::Cache::config), as that.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
         self
