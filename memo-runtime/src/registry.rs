@@ -347,10 +347,9 @@ pub fn stats() -> Stats {
     // prefix of the function: one row, adding them up. Functions that only share a name (a
     // free function and an associated one, two local functions) keep a row each when their
     // prefixes differ.
-    let row = |f: &FunctionStats| (f.name.clone(), f.cache_type.clone(), f.prefix.clone());
-    functions.sort_by_key(row);
+    functions.sort_by(|a, b| stats_row(a).cmp(&stats_row(b)));
     functions.dedup_by(|later, first| {
-        let same = row(later) == row(first);
+        let same = stats_row(later) == stats_row(first);
         if same {
             first.activity.merge(&later.activity);
         }
@@ -361,4 +360,10 @@ pub fn stats() -> Stats {
         functions,
         totals,
     }
+}
+
+/// What tells two rows of [`Stats::functions`] apart: rows equal in it are one function (the
+/// instantiations of a generic one) and are added up.
+fn stats_row(f: &FunctionStats) -> (&str, &str, &str) {
+    (&f.name, &f.cache_type, &f.prefix)
 }
