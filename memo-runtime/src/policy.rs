@@ -588,6 +588,34 @@ mod tests {
     }
 
     #[test]
+    fn compaction_keeps_room_to_requeue_and_gives_back_the_rest() {
+        let mut p = Policy::new(EvictionPolicy::Lru);
+        let mut t = HashTable::new();
+        insert(&mut p, &mut t, 1);
+        for _ in 0..200 {
+            hit(&mut p, &mut t, 1);
+        }
+        p.compact(&t);
+        // Room kept for the requeues before the next compaction: no reallocation meanwhile.
+        let kept = p.main.capacity();
+        assert!(kept >= 2 + 32, "{kept}");
+        while !p.needs_compaction() {
+            hit(&mut p, &mut t, 1);
+        }
+        assert_eq!(
+            p.main.capacity(),
+            kept,
+            "requeueing up to compaction reallocated"
+        );
+        // A queue far larger than its live items gives memory back.
+        for _ in 0..10_000 {
+            p.main.push_back(Item { hash: 1, stamp: 0 });
+        }
+        p.compact(&t);
+        assert!(p.main.capacity() < 1_000, "{}", p.main.capacity());
+    }
+
+    #[test]
     fn switching_policy_keeps_every_entry() {
         let mut p = Policy::new(EvictionPolicy::S3Fifo);
         let mut t = HashTable::new();
