@@ -214,12 +214,21 @@ impl<K, V> PendingSet<K, V> {
         self.more.find_mut(hash, eq)
     }
 
+    /// Adds a computation: in the field if it is free (inlined, so that the computation is
+    /// written in place rather than built on the stack and copied), else in the table.
+    #[inline]
     fn insert(&mut self, p: Pending<K, V>) {
         if self.solo.is_none() {
             self.solo = Some(p);
         } else {
-            self.more.insert_unique(p.hash, p, |p| p.hash);
+            self.insert_more(p);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_more(&mut self, p: Pending<K, V>) {
+        self.more.insert_unique(p.hash, p, |p| p.hash);
     }
 
     /// Takes out the computation of hash `hash` that `eq` accepts.
@@ -1072,8 +1081,104 @@ where
         load_nanos: Option<u64>,
     ) {
         let i = id.shard as usize;
-        let mut removed = Removed::new();
         let mut guard = self.lock(i);
+        let value = match value {
+            Some(value) => match self.finish_usual(&mut guard, hash, id, value, load_nanos) {
+                Ok(victim) => {
+                    drop(guard);
+                    // An evicted entry is dropped here, after the lock (user `Drop` code).
+                    drop(victim);
+                    return;
+                }
+                Err(value) => Some(value),
+            },
+            None => None,
+        };
+        self.finish_general(guard, hash, id, value, load_nanos);
+    }
+
+    /// [`finish`](Self::finish)'s usual case, which every miss of a full cache makes: a value
+    /// to store, the shard's only computation in flight and nobody waiting for it, a place
+    /// taken from the cache type or from the entry this shard's policy evicts for it, and no
+    /// index to keep. Stores the value and returns the evicted entry, for dropping after the
+    /// lock; anything else is left to [`finish_general`](Self::finish_general) (`Err`, the
+    /// shard unchanged).
+    ///
+    /// Checking these first spares the usual case the general path's bookkeeping (waiters to
+    /// copy the value for, a list of removed entries, a place that may go unused): W2's miss
+    /// 845 -> 800 instructions, and with [`PendingSet::insert`] inlined 778; 98 -> 85 ns in a
+    /// standalone probe (min of 6 interleaved runs).
+    #[inline]
+    fn finish_usual(
+        &self,
+        shard: &mut Shard<K, V>,
+        hash: u64,
+        id: FlightId,
+        value: V,
+        load_nanos: Option<u64>,
+    ) -> Result<Option<Slot<K, V>>, V> {
+        let usual = !shard.indexed
+            && shard
+                .pending
+                .get_mut()
+                .table
+                .solo
+                .as_ref()
+                .is_some_and(|p| p.hash == hash && p.stamp == id.stamp && p.flight.is_none());
+        if !usual {
+            return Err(value);
+        }
+        let (place, victim) = if self.ty.try_reserve() {
+            (Place::Fresh, None)
+        } else if !self.ty.has_single_store() {
+            return Err(value);
+        } else {
+            let Some(victim) = shard.policy.evict(&mut shard.table) else {
+                return Err(value);
+            };
+            let cause = if victim.is_live(self.now()) {
+                Cause::Capacity
+            } else {
+                Cause::Expired
+            };
+            Self::count_cause(shard, &victim, cause);
+            (Place::Inherited, Some(victim))
+        };
+        let Some(p) = shard.pending.get_mut().table.solo.take() else {
+            unreachable!("checked above, under the same lock");
+        };
+        Self::count_load(shard, load_nanos);
+        let ttl = self.info.ttl.or_else(|| self.ty.default_ttl_nanos());
+        self.add_ready(shard, place, hash, p.key, value, ttl);
+        Ok(victim)
+    }
+
+    /// Counts a finished computation (and its time, if it was timed).
+    #[inline]
+    fn count_load(shard: &mut Shard<K, V>, load_nanos: Option<u64>) {
+        shard.counters.loads += 1;
+        if let Some(nanos) = load_nanos {
+            shard.counters.timed_loads += 1;
+            shard.counters.load_nanos = shard.counters.load_nanos.saturating_add(nanos);
+        }
+    }
+
+    /// [`finish`](Self::finish) in every case, with shard `id.shard` locked in `guard`.
+    #[cold]
+    #[inline(never)]
+    fn finish_general<'a>(
+        &'a self,
+        guard: ShardWriteGuard<'a, Shard<K, V>>,
+        hash: u64,
+        id: FlightId,
+        value: Option<V>,
+        load_nanos: Option<u64>,
+    ) {
+        let i = id.shard as usize;
+        let mut removed = Removed::new();
+        // Declared after `removed`, so that on unwinding the lock is released before the
+        // removed entries are dropped.
+        let mut guard = guard;
         // Copy the value for waiters first: `Clone` is user code, and if it panics nothing has
         // changed yet (the leader's guard then abandons the computation, which wakes them).
         // `reserve` below may release the lock; callers that join meanwhile get no copy and are
@@ -1090,11 +1195,7 @@ where
             (place, guard) = self.reserve(i, guard, &mut removed);
         }
         let shard = &mut *guard;
-        shard.counters.loads += 1;
-        if let Some(nanos) = load_nanos {
-            shard.counters.timed_loads += 1;
-            shard.counters.load_nanos = shard.counters.load_nanos.saturating_add(nanos);
-        }
+        Self::count_load(shard, load_nanos);
         let pending = shard
             .pending
             .get_mut()
