@@ -133,6 +133,7 @@ impl Policy {
     }
 
     /// Queues a slot that just became ready.
+    #[inline]
     pub(crate) fn on_insert(&mut self, meta: &mut Meta, hash: u64) {
         meta.set_freq(0);
         let to_main = match self.kind {
@@ -174,6 +175,7 @@ impl Policy {
         }
     }
 
+    #[inline]
     fn push(&mut self, meta: &mut Meta, hash: u64, queue: QueueId) {
         meta.stamp = self.fresh_stamp();
         meta.queue = queue;
@@ -378,6 +380,7 @@ impl GhostBucket {
 
 impl Ghost {
     /// A hash's fingerprint: its low 32 bits (the shard is chosen by higher ones), never 0.
+    #[inline]
     fn fingerprint(hash: u64) -> u32 {
         #[allow(clippy::cast_possible_truncation)] // the low half, on purpose
         let f = hash as u32;
@@ -385,6 +388,7 @@ impl Ghost {
     }
 
     /// The bucket of a fingerprint (a multiply-shift, so any bucket count works).
+    #[inline]
     fn bucket_of(&self, fingerprint: u32) -> usize {
         #[allow(clippy::cast_possible_truncation)] // < buckets.len()
         let i = ((u64::from(fingerprint) * self.buckets.len() as u64) >> 32) as usize;
@@ -405,6 +409,7 @@ impl Ghost {
     }
 
     /// Remembers a fingerprint in its bucket, in place of the bucket's oldest.
+    #[inline]
     fn add(&mut self, fingerprint: u32) {
         let i = self.bucket_of(fingerprint);
         let bucket = &mut self.buckets[i];
@@ -437,6 +442,7 @@ impl Ghost {
     }
 
     /// Whether the hash was remembered; a remembered hash is forgotten.
+    #[inline]
     fn remove(&mut self, hash: u64) -> bool {
         if self.buckets.is_empty() {
             return false;
