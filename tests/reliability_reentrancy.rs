@@ -104,6 +104,63 @@ fn functions_calling_each_other_in_a_full_one_shard_cache_type() {
     );
 }
 
+/// Calls through an evicted value's `Drop` left to make (each makes one more call, which evicts
+/// again).
+static DROP_BUDGET: AtomicU64 = AtomicU64::new(0);
+static DROPS_THAT_CALLED: AtomicU64 = AtomicU64::new(0);
+
+/// A value whose `Drop` calls the cached function that made it, on a new key.
+#[derive(Clone)]
+struct CallsBackOnDrop(u64);
+
+impl Drop for CallsBackOnDrop {
+    fn drop(&mut self) {
+        let spent =
+            DROP_BUDGET.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_sub(1));
+        if spent.is_ok() {
+            DROPS_THAT_CALLED.fetch_add(1, Ordering::SeqCst);
+            let _again = calls_back(1_000_000 + self.0);
+        }
+    }
+}
+
+#[cached(prefix = "rr_drop", cache_type = "rr_drop")]
+fn calls_back(n: u64) -> CallsBackOnDrop {
+    CallsBackOnDrop(n)
+}
+
+/// An entry evicted to make room is dropped after the shard's lock is released: in a cache
+/// type of one entry every store evicts, and each evicted value's `Drop` calls the function
+/// again (which would wait forever on the lock its own store holds).
+#[test]
+fn an_evicted_value_may_call_its_function_from_drop() {
+    memo::configure(
+        "rr_drop",
+        CacheConfig::builder().capacity(1).build().unwrap(),
+    )
+    .unwrap();
+    DROP_BUDGET.store(500, Ordering::SeqCst);
+    support::within(
+        Duration::from_secs(30),
+        "call from an evicted value's drop",
+        || {
+            for n in 0..200 {
+                assert_eq!(calls_back(n).0, n);
+            }
+        },
+    );
+    assert_eq!(
+        DROP_BUDGET.load(Ordering::SeqCst),
+        0,
+        "every drop budgeted made its call"
+    );
+    assert_eq!(DROPS_THAT_CALLED.load(Ordering::SeqCst), 500);
+    let a = support::activity("calls_back");
+    assert!(a.evictions.capacity >= 200, "{a:?}");
+    assert_eq!((a.in_flight, a.size), (0, 1), "{a:?}");
+    assert!(a.is_conserved(), "{a:?}");
+}
+
 /// A computation that stores through the manual API of its own cache type, whose handle's
 /// computation calls the function again on another key.
 #[cached(prefix = "rr_manual", cache_type = "rr_manual")]
