@@ -19,10 +19,14 @@
 //! - Once an invalidation returns, no call that starts afterwards sees a value computed before
 //!   it began: computations in progress on invalidated keys do not store their results.
 //! - The counters add up: `hits + misses == lookups` and
-//!   `inserts == size + evicted + expired + invalidated + replaced` whenever no call is running.
+//!   `inserts == size + evictions.capacity + evictions.expired + evictions.invalidated +
+//!   evictions.replaced` whenever no call is running.
 //!
 //! The hash, equality, `Clone`, `Display` and `Debug` of keys and values run under a shard's lock
-//! (as in any concurrent map), so they must not call into memo themselves.
+//! (as in any concurrent map), so they must not call into memo themselves. Their `Drop` does
+//! not run under it: an entry that is evicted, replaced, invalidated or expired is dropped by the
+//! thread that removed it (the call, or the background sweep) after the lock is released, so a
+//! `Drop` may call into memo.
 
 mod cache_type;
 mod clock;

@@ -215,7 +215,8 @@ pub fn default_cache() -> Cache {
 /// removed with [`Cache::remove`] (manual keys) or a pattern with a wildcard.
 ///
 /// Once this returns, no call that starts afterwards can see a value computed before it began:
-/// computations in progress on matching keys will not store their results.
+/// computations in progress on matching keys will not store their results. Those computations
+/// are not counted in the returned number, which counts stored entries only.
 ///
 /// # Errors
 ///

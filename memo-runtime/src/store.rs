@@ -1098,7 +1098,8 @@ where
     }
 
     /// [`finish`](Self::finish)'s usual case, which every miss of a full cache makes: a value
-    /// to store, the shard's only computation in flight and nobody waiting for it, a place
+    /// to store, a computation in the shard's first in-flight field (where it goes when no
+    /// other computation of the shard is in flight) with nobody waiting for it, a place
     /// taken from the cache type or from the entry this shard's policy evicts for it, and no
     /// index to keep. Stores the value and returns the evicted entry, for dropping after the
     /// lock; anything else is left to [`finish_general`](Self::finish_general) (`Err`, the
