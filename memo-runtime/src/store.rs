@@ -1129,6 +1129,9 @@ where
         if !usual {
             return Err(value);
         }
+        // `reserve_locked`'s steps, written out: sharing them (the victim returned through an
+        // `Option` of a tuple, or a helper for the eviction and its cause) cost 14 to 44
+        // instructions and ~5 ns per W2 miss in the probe.
         let (place, victim) = if self.ty.try_reserve() {
             (Place::Fresh, None)
         } else if !self.ty.has_single_store() {
