@@ -145,7 +145,16 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         // a `match` would keep its `Option<return type>` alive across that `.await`, and the
         // function's future would not be `Send` when the return type is not (`Result<T,
         // Box<dyn Error>>`) even though the body's future is.
-        quote! {
+        let blame = plan.blame;
+        // Every token of the async path is shown at the key part too (the locals keep their
+        // hygiene): the future of `enter_async` and its `.await` bring the key's bounds again,
+        // and errors spanned at the attribute would repeat the ones at the key part.
+        let (site, value, guard) = (
+            local_at("__memo_site", blame),
+            local_at("__memo_value", blame),
+            local_at("__memo_guard", blame),
+        );
+        quote_spanned! {blame=>
             if let ::core::option::Option::Some(#value) =
                 #site.#hit(&#key, #kind, #render, #owner, #instance)
             {
