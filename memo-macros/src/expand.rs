@@ -168,7 +168,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
                     ::memo::__private::Entry::Hit(#value) => return #value,
                     ::memo::__private::Entry::Miss(#guard) => #guard,
                 };
-                #guard.#run_async(async move #body).await
+                ::memo::__private::#run_async(#guard, async move #body).await
             })
             .await
         }
@@ -178,6 +178,12 @@ fn cached_fn(plan: &Cached) -> TokenStream {
             Ident::new("run", plan.blame),
         );
         let hit = Ident::new("hit", plan.blame);
+        // `run` and the guard it takes are shown at the key part, as the hit: a key that is
+        // not `Send + Sync` fails `run`'s bounds too, and the error then repeats the hit's at
+        // the same place, where rustc drops it.
+        let blame = plan.blame;
+        let run_path = quote_spanned!(blame=> ::memo::__private::#run);
+        let guard = local_at("__memo_guard", blame);
         // The hit path is inlined and returns the value alone; the miss path looks again out
         // of line (`enter`), then runs the body.
         quote! {
@@ -193,7 +199,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
                     match #entry {
                         ::memo::__private::Entry::Hit(#value) => #value,
                         ::memo::__private::Entry::Miss(#guard) => {
-                            #guard.#run(move || -> #ret #body)
+                            #run_path(#guard, move || -> #ret #body)
                         }
                     }
                 }),
@@ -533,7 +539,9 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("run (move || -> Option < String > { None })"),
+            out.contains(
+                ":: memo :: __private :: run (__memo_guard , move || -> Option < String > { None })"
+            ),
             "{out}"
         );
         assert!(!out.contains("compile_error"), "{out}");
@@ -576,7 +584,10 @@ mod tests {
         );
         assert!(out.contains(". hit_async (& () ,"), "{out}");
         assert!(out.contains(". enter_async (& () ,"), "{out}");
-        assert!(out.contains("run_async (async move { # [allow"), "{out}");
+        assert!(
+            out.contains(":: memo :: __private :: run_async (__memo_guard , async move { # [allow"),
+            "{out}"
+        );
         assert!(out.contains("let __memo_fake : u8 = loop { } ;"), "{out}");
     }
 

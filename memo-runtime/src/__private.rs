@@ -48,3 +48,25 @@ pub fn invalidate_built(pattern: &str) -> usize {
 pub fn miss<R>(path: impl FnOnce() -> R) -> R {
     path()
 }
+
+/// [`Guard::run`] as a function: a key that is not `Send + Sync` is then reported once, as
+/// the bound the hit path already reported, rather than again as a method whose bounds fail.
+#[inline(always)]
+pub fn run<K, Kd>(guard: Guard<K, Kd>, body: impl FnOnce() -> Kd::Output) -> Kd::Output
+where
+    K: Send + Sync + 'static,
+    Kd: Kind,
+{
+    guard.run(body)
+}
+
+/// [`Guard::run_async`] as a function (see [`run`]).
+#[inline(always)]
+pub fn run_async<K, Kd, F>(guard: Guard<K, Kd>, body: F) -> impl Future<Output = Kd::Output>
+where
+    K: Send + Sync + 'static,
+    Kd: Kind,
+    F: Future<Output = Kd::Output>,
+{
+    guard.run_async(body)
+}
