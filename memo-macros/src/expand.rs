@@ -112,7 +112,8 @@ fn cached_fn(plan: &Cached) -> TokenStream {
     let kind = local("__memo_kind");
     let entry = local("__memo_entry");
     let value = local("__memo_value");
-    let guard = local("__memo_guard");
+    // At the key part, where the body's run takes it: see `run_path` below.
+    let guard = local_at("__memo_guard", plan.blame);
     let missed = local("__memo_missed");
     let instance = local("__memo_instance");
     let instance_expr = instance_expr(sig);
@@ -149,10 +150,9 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         // Every token of the async path is shown at the key part too (the locals keep their
         // hygiene): the future of `enter_async` and its `.await` bring the key's bounds again,
         // and errors spanned at the attribute would repeat the ones at the key part.
-        let (site, value, guard) = (
+        let (site, value) = (
             local_at("__memo_site", blame),
             local_at("__memo_value", blame),
-            local_at("__memo_guard", blame),
         );
         quote_spanned! {blame=>
             if let ::core::option::Option::Some(#value) =
@@ -178,12 +178,12 @@ fn cached_fn(plan: &Cached) -> TokenStream {
             Ident::new("run", plan.blame),
         );
         let hit = Ident::new("hit", plan.blame);
-        // `run` and the guard it takes are shown at the key part, as the hit: a key that is
-        // not `Send + Sync` fails `run`'s bounds too, and the error then repeats the hit's at
-        // the same place, where rustc drops it.
+        // `run` (a function, not `Guard`'s method) and the guard it takes are shown at the key
+        // part, as the hit: a key that is not `Send + Sync` fails `run`'s bounds too, and that
+        // error then says so at the key's type, in rustc's words, rather than as an E0599
+        // about memo's `Guard` at the attribute.
         let blame = plan.blame;
         let run_path = quote_spanned!(blame=> ::memo::__private::#run);
-        let guard = local_at("__memo_guard", blame);
         // The hit path is inlined and returns the value alone; the miss path looks again out
         // of line (`enter`), then runs the body.
         quote! {

@@ -51,7 +51,7 @@ pub fn miss<R>(path: impl FnOnce() -> R) -> R {
 
 /// [`Guard::run`] as a function: a key that is not `Send + Sync` is then reported once, as
 /// the bound the hit path already reported, rather than again as a method whose bounds fail.
-#[inline(always)]
+#[inline]
 pub fn run<K, Kd>(guard: Guard<K, Kd>, body: impl FnOnce() -> Kd::Output) -> Kd::Output
 where
     K: Send + Sync + 'static,
@@ -61,7 +61,7 @@ where
 }
 
 /// [`Guard::run_async`] as a function (see [`run`]).
-#[inline(always)]
+#[inline]
 pub fn run_async<K, Kd, F>(guard: Guard<K, Kd>, body: F) -> impl Future<Output = Kd::Output>
 where
     K: Send + Sync + 'static,
