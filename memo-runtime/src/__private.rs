@@ -8,7 +8,7 @@ pub use crate::key::{
 };
 pub use crate::outcome::{
     Kind, KindTag, OptionKind, PlainKind, ResultKind, SelectOption, SelectPlain, SelectResult,
-    Succeeded, SucceededAny, SucceededResult,
+    SelectWhole, Succeeded, SucceededAny, SucceededResult,
 };
 pub use crate::pattern::Pattern;
 

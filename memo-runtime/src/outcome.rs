@@ -162,6 +162,23 @@ impl<R: Clone + Send + Sync + 'static> SelectPlain for &KindTag<R> {
     }
 }
 
+/// Selects [`PlainKind`] for a function that stores its whole value whatever its type
+/// (`cache_err`, `cache_none`). Its method's name is its own, so that a value that is not
+/// `Clone` gets no advice to bring the other selectors into scope.
+pub trait SelectWhole {
+    /// The selected kind.
+    type Kind;
+    /// Selects it.
+    fn whole_cached_value_must_be_clone_send_and_sync(&self) -> Self::Kind;
+}
+
+impl<R: Clone + Send + Sync + 'static> SelectWhole for &KindTag<R> {
+    type Kind = PlainKind<R>;
+    fn whole_cached_value_must_be_clone_send_and_sync(&self) -> PlainKind<R> {
+        PlainKind::new()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::needless_borrow)] // autoref selection: the extra references are the point
 mod tests {
