@@ -97,12 +97,7 @@ impl CachedArgs {
             cache_none: Once::new(),
         };
         if let Some(proc_macro2::TokenTree::Literal(lit)) = args.clone().into_iter().next() {
-            errors.at(
-                lit.span(),
-                format!(
-                    "options are named: write `prefix = {lit}` for the keys' prefix, or `cache_type = {lit}` for the cache type"
-                ),
-            );
+            errors.at(lit.span(), unnamed_option(&lit));
             return out;
         }
         let parser = syn::meta::parser(|meta| out.option(&meta, errors));
@@ -168,6 +163,23 @@ impl CachedArgs {
             }
         }
         Ok(())
+    }
+}
+
+/// The error for a literal given without an option name: the option it most likely meant
+/// (`ttl` for a number or a duration string such as `"10m"`, else `prefix` or `cache_type`).
+fn unnamed_option(lit: &proc_macro2::Literal) -> String {
+    let is_ttl = match syn::Lit::new(lit.clone()) {
+        syn::Lit::Int(_) => true,
+        syn::Lit::Str(text) => memo_runtime::parse_duration(&text.value()).is_ok(),
+        _ => false,
+    };
+    if is_ttl {
+        format!("options are named: write `ttl = {lit}` for the time entries live")
+    } else {
+        format!(
+            "options are named: write `prefix = {lit}` for the keys' prefix, or `cache_type = {lit}` for the cache type"
+        )
     }
 }
 
@@ -455,6 +467,22 @@ mod tests {
             .1
             .map(|e| e.into_iter().map(|e| e.to_string()).collect())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_unnamed_literal_is_taken_for_the_option_it_looks_like() {
+        for (tokens, meant) in [
+            (r#""10m""#, r#"`ttl = "10m"`"#),
+            ("300", "`ttl = 300`"),
+            (r#""1h30m""#, r#"`ttl = "1h30m"`"#),
+            (r#""user""#, r#"`prefix = "user"`"#),
+            (r#""10 minutes""#, r#"`prefix = "10 minutes"`"#),
+        ] {
+            let m = messages(tokens);
+            assert_eq!(m.len(), 1, "{tokens}: {m:?}");
+            assert!(m[0].contains(meant), "{tokens}: {m:?}");
+        }
+        assert!(!messages(r#""10m""#)[0].contains("prefix"));
     }
 
     #[test]
