@@ -329,7 +329,7 @@ fn kind_expr(ret: &Type, store_all: Option<&StoreAll>) -> TokenStream {
     let message = format!("`{flag}` needs a function returning {wrapper}, not `{{Self}}`");
     let label = format!("remove `{flag}` ({other})");
     let check = local_at("__memo_returns", flag.span());
-    // The whole value is stored, whatever its type: a selector of its own, whose method no
+    // The whole value is stored, whatever its type: `SelectPlain` alone, through a method no
     // other selector has (a value that is not `Clone` would otherwise get rustc's advice to
     // import `SelectResult`, which has a method of the same name).
     let whole = Ident::new("whole_cached_value_must_be_clone_send_and_sync", ret.span());
@@ -340,7 +340,7 @@ fn kind_expr(ret: &Type, store_all: Option<&StoreAll>) -> TokenStream {
         fn #check<R: MemoReturnsWrapper>() {}
         #check::<#ret>();
         #[allow(unused_imports)]
-        use ::memo::__private::SelectWhole as _;
+        use ::memo::__private::SelectPlain as _;
         (&&&::memo::__private::KindTag::<#ret>::new()).#whole()
     }}
 }

@@ -8,7 +8,7 @@ pub use crate::key::{
 };
 pub use crate::outcome::{
     Kind, KindTag, OptionKind, PlainKind, ResultKind, SelectOption, SelectPlain, SelectResult,
-    SelectWhole, Succeeded, SucceededAny, SucceededResult,
+    Succeeded, SucceededAny, SucceededResult,
 };
 pub use crate::pattern::Pattern;
 
@@ -49,8 +49,9 @@ pub fn miss<R>(path: impl FnOnce() -> R) -> R {
     path()
 }
 
-/// [`Guard::run`] as a function: a key that is not `Send + Sync` is then reported once, as
-/// the bound the hit path already reported, rather than again as a method whose bounds fail.
+/// [`Guard::run`] as a function: a key that is not `Send + Sync` fails this function's bounds
+/// (an error in rustc's words at the key's type, where the macro spans the call) rather than
+/// a method's (an E0599 naming memo's `Guard`).
 #[inline]
 pub fn run<K, Kd>(guard: Guard<K, Kd>, body: impl FnOnce() -> Kd::Output) -> Kd::Output
 where

@@ -139,6 +139,10 @@ pub trait SelectPlain {
     type Kind;
     /// Selects it.
     fn cached_value_must_be_clone_send_and_sync(&self) -> Self::Kind;
+    /// Selects it for a function that stores its whole value whatever its type (`cache_err`,
+    /// `cache_none`), which calls it with this trait alone in scope. A name no other selector
+    /// has: a value that is not `Clone` then gets no advice to import the others.
+    fn whole_cached_value_must_be_clone_send_and_sync(&self) -> Self::Kind;
 }
 
 impl<T: Clone + Send + Sync + 'static, E> SelectResult for &&KindTag<Result<T, E>> {
@@ -160,20 +164,6 @@ impl<R: Clone + Send + Sync + 'static> SelectPlain for &KindTag<R> {
     fn cached_value_must_be_clone_send_and_sync(&self) -> PlainKind<R> {
         PlainKind::new()
     }
-}
-
-/// Selects [`PlainKind`] for a function that stores its whole value whatever its type
-/// (`cache_err`, `cache_none`). Its method's name is its own, so that a value that is not
-/// `Clone` gets no advice to bring the other selectors into scope.
-pub trait SelectWhole {
-    /// The selected kind.
-    type Kind;
-    /// Selects it.
-    fn whole_cached_value_must_be_clone_send_and_sync(&self) -> Self::Kind;
-}
-
-impl<R: Clone + Send + Sync + 'static> SelectWhole for &KindTag<R> {
-    type Kind = PlainKind<R>;
     fn whole_cached_value_must_be_clone_send_and_sync(&self) -> PlainKind<R> {
         PlainKind::new()
     }
