@@ -219,3 +219,81 @@ fn closures_and_local_types_of_one_name_have_their_own_entries() {
     };
     assert_eq!((small, large), (2, 65));
 }
+
+trait Tag {
+    const NAME: &'static str;
+}
+struct TagA;
+struct TagB;
+impl Tag for TagA {
+    const NAME: &'static str = "A";
+}
+impl Tag for TagB {
+    const NAME: &'static str = "B";
+}
+
+/// A default method of a generic trait: `Self` is the same for both impls below, only the
+/// trait's parameter differs.
+trait Tagged<T: Tag> {
+    #[cached(prefix = "inst_tagged")]
+    fn tagged(&self, id: u32) -> String {
+        format!("{}{id}", T::NAME)
+    }
+}
+struct Both;
+impl Tagged<TagA> for Both {}
+impl Tagged<TagB> for Both {}
+
+/// A generic impl whose parameter is not in `Self`.
+trait Labelled<T> {
+    fn label(&self, id: u32) -> String;
+}
+struct Plain;
+impl<T: Tag> Labelled<T> for Plain {
+    #[cached(prefix = "inst_labelled")]
+    fn label(&self, id: u32) -> String {
+        format!("{}{id}", T::NAME)
+    }
+}
+
+#[test]
+fn each_parameter_of_a_trait_or_impl_has_its_own_entries() {
+    for _ in 0..2 {
+        assert_eq!(<Both as Tagged<TagA>>::tagged(&Both, 1), "A1");
+        assert_eq!(<Both as Tagged<TagB>>::tagged(&Both, 1), "B1");
+        assert_eq!(<Plain as Labelled<TagA>>::label(&Plain, 1), "A1");
+        assert_eq!(<Plain as Labelled<TagB>>::label(&Plain, 1), "B1");
+    }
+}
+
+struct Made<T>(String, std::marker::PhantomData<fn() -> T>);
+
+impl<T: Tag + 'static> Made<T> {
+    /// No `self`, but the signature names `Self`: told apart by the impl's parameter.
+    #[cached(prefix = "inst_made")]
+    fn make(id: u32) -> Self {
+        Self(format!("{}{id}", T::NAME), std::marker::PhantomData)
+    }
+
+    /// No `self` and no `Self` in the signature, but in the body.
+    #[cached(prefix = "inst_made_name")]
+    fn name_of(id: u32) -> String {
+        Self::make(id).0
+    }
+}
+
+impl<T> Clone for Made<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone(), std::marker::PhantomData)
+    }
+}
+
+#[test]
+fn associated_functions_naming_self_have_entries_per_type() {
+    for _ in 0..2 {
+        assert_eq!(Made::<TagA>::make(1).0, "A1");
+        assert_eq!(Made::<TagB>::make(1).0, "B1");
+        assert_eq!(Made::<TagA>::name_of(2), "A2");
+        assert_eq!(Made::<TagB>::name_of(2), "B2");
+    }
+}

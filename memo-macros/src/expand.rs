@@ -116,7 +116,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
     let guard = local_at("__memo_guard", plan.blame);
     let missed = local("__memo_missed");
     let instance = local("__memo_instance");
-    let instance_expr = instance_expr(sig);
+    let instance_expr = instance_expr(sig, body);
     let ret = &plan.ret;
     let site_expr = site_static(plan);
     let kind_expr = kind_expr(ret, plan.store_all.as_ref());
@@ -231,51 +231,51 @@ fn in_body_braces(body: &Body, inner: TokenStream) -> TokenStream {
 
 /// The instantiation a call runs in (`memo::__private::Instance`), so that each instantiation
 /// of a generic function, and each type a method runs for (its impl may be generic, or it is a
-/// trait's default method), has a store of its own: the lifetime-erased `TypeId` of a local
-/// type generic over `Self` (for methods) and the function's own type and const parameters
-/// (not its `type_name`, which two closures, or two local types of one name, share). `None` for
-/// a free function without generics: one instantiation, nothing to compare on the hit path.
-fn instance_expr(sig: &syn::Signature) -> TokenStream {
-    // (parameter of the local type, field that uses it, argument given for it)
-    let mut params: Vec<(TokenStream, Option<TokenStream>, TokenStream)> = Vec::new();
-    let type_param = |i: usize, arg: TokenStream| {
-        let p = format_ident!("__MemoT{i}");
-        (
-            quote!(#p: ?::core::marker::Sized),
-            Some(quote!(::core::marker::PhantomData<*const #p>)),
-            arg,
-        )
-    };
-    if sig.receiver().is_some() {
-        params.push(type_param(params.len(), quote!(Self)));
-    }
-    for param in &sig.generics.params {
-        match param {
-            syn::GenericParam::Type(t) => {
-                let id = &t.ident;
-                params.push(type_param(params.len(), quote!(#id)));
-            }
-            syn::GenericParam::Const(c) => {
-                let (id, ty) = (&c.ident, &c.ty);
-                let p = format_ident!("__MemoC{}", params.len());
-                params.push((quote!(const #p: #ty), None, quote!(#id)));
-            }
-            // Erased at run time: one instantiation whatever the lifetimes.
-            syn::GenericParam::Lifetime(_) => {}
-        }
-    }
-    if params.is_empty() {
+/// trait's default method), has a store of its own: the lifetime-erased `TypeId` of a closure
+/// made in the body. A closure's type is generic over every parameter in scope: the function's
+/// own (`impl Trait` arguments too), and those of its impl or trait and `Self`, which the
+/// attribute cannot see (`impl<T> Named<T> for S` is one method per `T`). It is unique to its
+/// function and, unlike a `type_name`, tells apart two closures or two local types of one name.
+/// `None` for a function that has no receiver or generics and names no `Self`: a free function
+/// (or an associated function the attribute cannot tell from one), one instantiation, nothing
+/// to compare on the hit path.
+fn instance_expr(sig: &syn::Signature, body: &Body) -> TokenStream {
+    let generic = sig.receiver().is_some()
+        || sig
+            .generics
+            .params
+            .iter()
+            .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+        || (sig.inputs.iter())
+            .any(|arg| matches!(arg, syn::FnArg::Typed(t) if mentions_impl_trait(&t.ty)))
+        || mentions_self(sig.to_token_stream())
+        || matches!(body, Body::Block { stmts, .. } if mentions_self(stmts.clone()));
+    if !generic {
         return quote!(::core::option::Option::None);
     }
-    let decls = params.iter().map(|p| &p.0);
-    let fields = params.iter().filter_map(|p| p.1.as_ref());
-    let args = params.iter().map(|p| &p.2);
-    let ty = local("__MemoInstance");
-    quote! {{
-        #[allow(dead_code, non_camel_case_types)]
-        struct #ty<#(#decls),*>(#(#fields),*);
-        ::memo::__private::instance_of::<#ty<#(#args),*>>()
-    }}
+    quote!(::memo::__private::instance_of_val(&|| {}))
+}
+
+/// Whether a type has an `impl Trait` (an anonymous type parameter of the function).
+fn mentions_impl_trait(ty: &syn::Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
+}
+
+/// Whether tokens name `Self` (so the function is in an impl or a trait, maybe a generic one).
+fn mentions_self(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => ident == "Self",
+        proc_macro2::TokenTree::Group(group) => mentions_self(group.stream()),
+        _ => false,
+    })
 }
 
 /// `&'static Site`: a static in a block of its own.

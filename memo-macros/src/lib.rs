@@ -144,16 +144,18 @@ use proc_macro::TokenStream;
 /// apart, name fields of `self` in a [`key`](#key) template: `key = "{id}:{self.region}"`.
 ///
 /// Types never share entries, though: each type of a generic impl (`Repo<User>` and
-/// `Repo<Order>`) and each type that uses a trait's cached default method has a table of its
-/// own, even when their keys and values have the same types. So does each instantiation of a
-/// generic function, by its type and const parameters (`size::<u8>(2)` and `size::<u64>(2)`
-/// are two entries): what the body computes may depend on them. Types are told apart by
-/// identity, not by name (two closures passed as `F`, or two local types both named `S`, are
-/// two instantiations); lifetimes alone do not make another one. The one exception is an
-/// associated function without `self` in a generic impl, which cannot see the impl's
-/// parameters: its instantiations share entries when their keys and values have the same
-/// types, so put what tells them apart into its arguments. All instantiations render their
-/// keys alike (`size:2`), so one pattern invalidates them all.
+/// `Repo<Order>`), each type that uses a trait's cached default method and each parameter of a
+/// generic trait or impl (`impl<T: Tag> Named<T> for S`) has a table of its own, even when
+/// their keys and values have the same types. So does each instantiation of a generic function,
+/// by its type and const parameters (`size::<u8>(2)` and `size::<u64>(2)` are two entries):
+/// what the body computes may depend on them. Types are told apart by identity, not by name
+/// (two closures passed as `F`, or two local types both named `S`, are two instantiations);
+/// lifetimes alone do not make another one. The one exception is an associated function without
+/// `self` in a generic impl that has no type parameters of its own and names `Self` nowhere
+/// (neither in its signature nor in its body): the attribute cannot tell it from a free
+/// function, so its instantiations share entries when their keys and values have the same
+/// types; put what tells them apart into its arguments. All instantiations render their keys
+/// alike (`size:2`), so one pattern invalidates them all.
 ///
 /// `#[cached]` works in inherent impls, trait impls, trait default methods and on native
 /// `async fn` in traits. Stats name a method `module::Type::method` (one row per type); a

@@ -1,7 +1,7 @@
 //! Items used by the code that `#[cached]` and `#[invalidates]` generate. Not a public API:
 //! reached as `::memo::__private`, and free to change in any release.
 
-pub use crate::function::{Entry, Guard, Instance, Missed, Owner, Site, SiteMeta, instance_of};
+pub use crate::function::{Entry, Guard, Instance, Missed, Owner, Site, SiteMeta, instance_of_val};
 pub use crate::key::{
     ArgKey, KeyArgs, KeyGroup, KeyWriter, Render, RenderDebug, RenderDisplay, RenderOpaque,
     RenderRequired, RenderUnkeyed, Renderable, StrArg,

@@ -44,12 +44,14 @@ pub type Owner = fn() -> &'static str;
 /// two types of one name declared in different blocks.
 pub type Instance = Option<TypeId>;
 
-/// The [`Instance`] of the instantiation that `T` is generic over; `T` need not be `'static`
-/// (instantiations that differ only in lifetimes are one).
-#[inline(always)]
+/// The [`Instance`] of the instantiation that the type of `_value` is generic over: given a
+/// closure made in a function's body, whose type is generic over every parameter in scope
+/// (the function's, and its impl's or trait's), the instantiation the call runs in.
 #[allow(clippy::inline_always)] // the hit path: a constant once inlined
+#[inline(always)]
 #[must_use]
-pub fn instance_of<T: ?Sized>() -> Instance {
+pub fn instance_of_val<T: ?Sized>(_value: &T) -> Instance {
+    // `T` need not be `'static`: instantiations that differ only in lifetimes are one.
     Some(typeid::of::<T>())
 }
 
