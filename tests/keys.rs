@@ -293,3 +293,37 @@ fn a_function_without_arguments_has_one_entry() {
     settings();
     assert_eq!(calls(&CALLS), 2);
 }
+
+/// `clippy::pedantic` reports reading an `_x` binding; the key reads it, and that must not be
+/// reported as the user's own use (the crate's clippy run denies warnings).
+#[deny(clippy::used_underscore_binding)]
+mod underscored {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use memo::{cached, invalidates};
+
+    pub(super) static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "keys_underscored")]
+    pub(super) fn load(id: u64, _request_id: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        id * 2
+    }
+
+    #[invalidates("keys_underscored:{id}:{_request_id}")]
+    pub(super) fn forget(id: u64, _request_id: u64) {
+        let _ = id;
+    }
+}
+
+#[test]
+fn an_argument_named_with_an_underscore_is_part_of_the_key() {
+    assert_eq!(underscored::load(1, 10), 2);
+    assert_eq!(underscored::load(1, 11), 2);
+    assert_eq!(calls(&underscored::CALLS), 2, "`_request_id` is in the key");
+    assert_eq!(underscored::load(1, 10), 2);
+    assert_eq!(calls(&underscored::CALLS), 2);
+    underscored::forget(1, 10);
+    assert_eq!(underscored::load(1, 10), 2);
+    assert_eq!(calls(&underscored::CALLS), 3);
+}

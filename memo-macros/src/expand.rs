@@ -92,6 +92,65 @@ fn fake_return(ret: &Type) -> TokenStream {
     }
 }
 
+/// `#[allow(clippy::used_underscore_binding)]` when the key (or a pattern) reads an argument
+/// named `_x`: the generated code uses it, which `clippy::pedantic` would otherwise report in
+/// the user's crate as the user's own use of an underscore-prefixed binding.
+fn underscore_allowance<'a>(parts: impl IntoIterator<Item = &'a Source>) -> TokenStream {
+    let underscored = (parts.into_iter())
+        .any(|p| matches!(p, Source::Arg { ident, .. } if ident.to_string().starts_with('_')));
+    if underscored {
+        quote!(#[allow(clippy::used_underscore_binding)])
+    } else {
+        TokenStream::new()
+    }
+}
+
+/// `#[allow(unused_braces)]` when the body holds a fragment a `macro_rules!` macro passed in
+/// (`$body:block`): rustc does not lint a block fragment in a function's tail, but the
+/// attribute sees it as plain tokens, and in the closure or async block that the body moves
+/// into it would be linted as braces around the block's value.
+fn fragment_allowance(body: &Body) -> TokenStream {
+    match body {
+        Body::Block { stmts, .. } if has_invisible_group(stmts.clone()) => {
+            quote!(#[allow(unused_braces)])
+        }
+        _ => TokenStream::new(),
+    }
+}
+
+/// Whether tokens hold a group without delimiters (a macro fragment).
+fn has_invisible_group(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Group(group) => {
+            group.delimiter() == proc_macro2::Delimiter::None || has_invisible_group(group.stream())
+        }
+        _ => false,
+    })
+}
+
+/// `run(make(body))`, where `make` wraps the body in a closure or an async block; when the
+/// body holds a macro fragment ([`fragment_allowance`]), the wrapped body is bound first, in a
+/// statement that allows `unused_braces`.
+fn from_fragment(
+    function_body: &Body,
+    run: impl FnOnce(TokenStream) -> TokenStream,
+    body: TokenStream,
+    make: impl FnOnce(TokenStream) -> TokenStream,
+) -> TokenStream {
+    let wrapped = make(body);
+    let allow = fragment_allowance(function_body);
+    if allow.is_empty() {
+        return run(wrapped);
+    }
+    let bound = local("__memo_body");
+    let call = run(bound.to_token_stream());
+    quote!({
+        #allow
+        let #bound = #wrapped;
+        #call
+    })
+}
+
 /// The body in its own braces, with `first` before its statements.
 fn body_after(body: &Body, first: TokenStream) -> TokenStream {
     let mut out = TokenStream::new();
@@ -107,7 +166,8 @@ fn body_after(body: &Body, first: TokenStream) -> TokenStream {
 
 fn cached_fn(plan: &Cached) -> TokenStream {
     let Function { vis, sig, body, .. } = &plan.function;
-    let attrs = attributes(&plan.function);
+    let mut attrs = attributes(&plan.function);
+    attrs.extend(underscore_allowance(&plan.key));
     let site = local("__memo_site");
     let kind = local("__memo_kind");
     let entry = local("__memo_entry");
@@ -136,7 +196,13 @@ fn cached_fn(plan: &Cached) -> TokenStream {
             Ident::new("enter_async", plan.blame),
             Ident::new("run_async", plan.blame),
         );
-        let body = body_after(body, fake_return(ret));
+        let blame = plan.blame;
+        let run_body = from_fragment(
+            body,
+            |body| quote_spanned!(blame=> ::memo::__private::#run_async(#guard, #body).await),
+            body_after(body, fake_return(ret)),
+            |body| quote!(async move #body),
+        );
         // A hit returns before the future of the miss path is made or polled. The miss path
         // (looking again, waiting for another caller's computation, the body) is boxed: the
         // function's own future then holds the arguments and a pointer, not the body's future,
@@ -146,7 +212,6 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         // a `match` would keep its `Option<return type>` alive across that `.await`, and the
         // function's future would not be `Send` when the return type is not (`Result<T,
         // Box<dyn Error>>`) even though the body's future is.
-        let blame = plan.blame;
         // Every token of the async path is shown at the key part too (the locals keep their
         // hygiene): the future of `enter_async` and its `.await` bring the key's bounds again,
         // and errors spanned at the attribute would repeat the ones at the key part.
@@ -168,7 +233,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
                     ::memo::__private::Entry::Hit(#value) => return #value,
                     ::memo::__private::Entry::Miss(#guard) => #guard,
                 };
-                ::memo::__private::#run_async(#guard, async move #body).await
+                #run_body
             })
             .await
         }
@@ -184,6 +249,12 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         // about memo's `Guard` at the attribute.
         let blame = plan.blame;
         let run_path = quote_spanned!(blame=> ::memo::__private::#run);
+        let run_body = from_fragment(
+            body,
+            |body| quote!(#run_path(#guard, #body)),
+            body.to_token_stream(),
+            |body| quote!(move || -> #ret #body),
+        );
         // The hit path is inlined and returns the value alone; the miss path looks again out
         // of line (`enter`), then runs the body.
         quote! {
@@ -198,9 +269,7 @@ fn cached_fn(plan: &Cached) -> TokenStream {
                         #site.#enter(#missed, &#key, #kind, #render, #owner, #instance);
                     match #entry {
                         ::memo::__private::Entry::Hit(#value) => #value,
-                        ::memo::__private::Entry::Miss(#guard) => {
-                            #run_path(#guard, move || -> #ret #body)
-                        }
+                        ::memo::__private::Entry::Miss(#guard) => #run_body,
                     }
                 }),
             }
@@ -435,7 +504,12 @@ fn render_fn(parts: usize) -> TokenStream {
 
 fn invalidates_fn(plan: &Invalidates) -> TokenStream {
     let Function { vis, sig, body, .. } = &plan.function;
-    let attrs = attributes(&plan.function);
+    let mut attrs = attributes(&plan.function);
+    let read = (plan.patterns.iter().flatten()).filter_map(|part| match part {
+        Part::Value { source, .. } => Some(source),
+        Part::Text(_) => None,
+    });
+    attrs.extend(underscore_allowance(read));
     let out = local("__memo_out");
     let mut build = Vec::new();
     let mut invalidate = Vec::new();
@@ -469,12 +543,14 @@ fn invalidates_fn(plan: &Invalidates) -> TokenStream {
     } else {
         quote!((move || #body)())
     };
+    let allow_braces = fragment_allowance(&plan.function.body);
     let block = in_body_braces(
         &plan.function.body,
         quote! {
             // The patterns are filled before the body runs, which may consume the arguments.
             #(#build)*
             #[allow(clippy::redundant_closure_call)]
+            #allow_braces
             let #out = #run;
             if {
                 #[allow(unused_imports)]

@@ -101,7 +101,9 @@ use proc_macro::TokenStream;
 /// it), longer ones on the heap.
 ///
 /// - An argument bound to `_` is not part of the key: calls that differ only in it share an
-///   entry. Use it for arguments that do not change the result (a logger, a request id).
+///   entry. Use it for arguments that do not change the result (a logger, a request id). A
+///   named argument is part of the key even when its name starts with `_` (`_request_id`):
+///   the body may read it.
 /// - The [`key`](#key) option chooses the arguments (and fields of `self`) that form the key;
 ///   arguments it does not name are left out in the same way.
 /// - `&mut` and `impl Trait` arguments cannot be part of the key: they are errors unless left
