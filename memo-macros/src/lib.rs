@@ -160,7 +160,10 @@ use proc_macro::TokenStream;
 /// alike (`size:2`), so one pattern invalidates them all.
 ///
 /// `#[cached]` works in inherent impls, trait impls, trait default methods and on native
-/// `async fn` in traits. Stats name a method `module::Type::method` (one row per type); a
+/// `async fn` in traits. It cannot be used inside an impl or trait under `#[async_trait]`,
+/// which has already turned each `async fn` into a function returning a boxed future (an
+/// error says so; the same holds for `#[invalidates]`): put it on an inherent `async fn` and
+/// call that from the trait method. Stats name a method `module::Type::method` (one row per type); a
 /// generic function is one row, adding up its instantiations. An associated function without
 /// `self` is named `module::function`, as a free function is; the two have a row each in stats
 /// when their prefixes differ (`prefix = "..."`), and share one when they do not (the prefix

@@ -296,8 +296,28 @@ fn check_function(function: &Function, attribute: &str, errors: &mut Errors) {
     }
 }
 
+/// Whether `#[async_trait]` has already rewritten the function (an `async fn` of a trait or
+/// its impl, now a function returning a boxed future): an error if so. The attributes would
+/// see a synchronous function whose "value" is a future, which cannot be cached, and
+/// `#[invalidates]` would invalidate when the future is made, before its body runs.
+fn check_not_async_trait(function: &Function, attribute: &str, errors: &mut Errors) -> bool {
+    let rewritten = (function.sig.generics.lifetimes()).any(|l| l.lifetime.ident == "async_trait");
+    if rewritten {
+        errors.at(
+            function.sig.ident.span(),
+            format!(
+                "`#[{attribute}]` cannot be used inside `#[async_trait]`: that attribute has already turned this `async fn` into a function returning a boxed future; put `#[{attribute}]` on an inherent `async fn` and call it from the trait method, or use a native `async fn` in the trait"
+            ),
+        );
+    }
+    rewritten
+}
+
 /// Checks a `#[cached]` function and its options.
 pub(crate) fn cached(function: Function, args: &CachedArgs, errors: &mut Errors) -> Option<Cached> {
+    if check_not_async_trait(&function, "cached", errors) {
+        return None;
+    }
     check_function(&function, "cached", errors);
     check_cached_once(&function, errors);
     let params = Params::of(&function);
@@ -673,6 +693,7 @@ pub(crate) fn invalidates(
     patterns: &[LitStr],
     errors: &mut Errors,
 ) -> Invalidates {
+    check_not_async_trait(&function, "invalidates", errors);
     check_function(&function, "invalidates", errors);
     if let Some(ty) = function
         .return_type()
