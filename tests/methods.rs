@@ -191,3 +191,37 @@ async fn native_async_fn_in_traits_is_cached() {
     assert_eq!(Doubler.fetch(4).await, Some(8));
     assert_eq!(FETCHES.load(Ordering::SeqCst), 1);
 }
+
+/// A service shared as `Arc<Self>`, whose methods borrow the `Arc`.
+struct Shared {
+    region: &'static str,
+    loads: AtomicUsize,
+}
+
+impl Shared {
+    #[cached(prefix = "methods_arc", key = "{id}:{self.region}")]
+    fn name(self: &std::sync::Arc<Self>, id: u64) -> String {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        format!("{id}@{}", self.region)
+    }
+
+    #[cached(prefix = "methods_arc_async")]
+    async fn double(self: &std::sync::Arc<Self>, id: u64) -> u64 {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        id * 2
+    }
+}
+
+#[test]
+fn a_method_borrowing_an_arc_of_self_is_cached_as_one_borrowing_self() {
+    let shared = std::sync::Arc::new(Shared {
+        region: "eu",
+        loads: AtomicUsize::new(0),
+    });
+    assert_eq!(shared.name(1), "1@eu");
+    assert_eq!(shared.name(1), "1@eu");
+    assert_eq!(futures::executor::block_on(shared.double(4)), 8);
+    assert_eq!(futures::executor::block_on(shared.double(4)), 8);
+    assert_eq!(shared.loads.load(Ordering::SeqCst), 2);
+    assert_eq!(memo::invalidate("methods_arc:1:eu").unwrap(), 1);
+}

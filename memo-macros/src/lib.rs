@@ -140,8 +140,8 @@ use proc_macro::TokenStream;
 ///
 /// # Methods
 ///
-/// Methods take `&self` (`&mut self` and `self` by value are errors: a hit would skip the
-/// method's effect on its receiver). **`self` is not part of the key**: a service struct is
+/// Methods take `&self`, or borrow a pointer to it (`self: &Arc<Self>`); `&mut self` and
+/// `self` by value are errors: a hit would skip the method's effect on its receiver. **`self` is not part of the key**: a service struct is
 /// usually one per process, and all its instances share the method's entries. To keep instances
 /// apart, name fields of `self` in a [`key`](#key) template: `key = "{id}:{self.region}"`.
 ///

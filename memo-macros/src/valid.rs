@@ -224,21 +224,13 @@ fn receiver_hold(r: &syn::Receiver) -> Hold {
         ReceiverKind::Reference(_, _, None) => Hold::Shared,
         ReceiverKind::Reference(_, _, Some(_)) => Hold::Mut,
         ReceiverKind::Typed(_, ty) => match type_hold(ty) {
-            // `self: &Self` is `&self`; `self: Box<Self>` and the like own the receiver.
-            Hold::Shared if is_self_ref(ty) => Hold::Shared,
+            // `self: &Self` is `&self`, and `self: &Arc<Self>` (or any `&P` with `P: Deref<Target
+            // = Self>`) borrows as it does; `self: Box<Self>` and the like own the receiver.
+            Hold::Shared => Hold::Shared,
             Hold::Mut => Hold::Mut,
             _ => Hold::Owned,
         },
         _ => Hold::Owned,
-    }
-}
-
-fn is_self_ref(ty: &Type) -> bool {
-    match strip(ty) {
-        Type::Reference(r) => {
-            matches!(strip(&r.elem), Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self"))
-        }
-        _ => false,
     }
 }
 
@@ -380,7 +372,7 @@ fn check_receiver(params: &Params<'_>, errors: &mut Errors) {
         ),
         Hold::Owned | Hold::OwnedStr => errors.spanned(
             receiver,
-            "`#[cached]` methods take `&self`, not the receiver by value: write `&self`",
+            "`#[cached]` methods borrow their receiver (`&self`, or `self: &Arc<Self>` and the like), not take it by value: write `&self`",
         ),
     }
 }
