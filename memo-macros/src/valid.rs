@@ -264,6 +264,16 @@ fn is_string(ty: &Type) -> bool {
 
 /// Checks shared by both attributes: a body to wrap, and not `const`.
 fn check_function(function: &Function, attribute: &str, errors: &mut Errors) {
+    for attr in &function.attrs {
+        if attr.path().is_ident("track_caller") {
+            errors.spanned(
+                attr,
+                format!(
+                    "`#[track_caller]` would have no effect under `#[{attribute}]`: the body runs in a closure, so `Location::caller()` and panics would report a line inside the function; remove `#[track_caller]`"
+                ),
+            );
+        }
+    }
     if let Some(constness) = &function.sig.constness {
         errors.at(
             constness.span,
