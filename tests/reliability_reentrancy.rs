@@ -1,13 +1,15 @@
 //! Reliability, item 6: re-entrancy through `#[cached]`. Recursive `fib(90)`; functions that
 //! call each other (and themselves on other keys) thousands of levels deep in a cache type so
 //! small that it has one shard per store and evicts all the time, from several threads at once;
-//! a computation that uses the manual API of its own cache type; and same-key recursion, direct,
+//! a computation that uses the manual API of its own cache type; values whose `Drop` calls into
+//! memo, evicted or dropped unstored by a computation fenced off; and same-key recursion, direct,
 //! indirect and async, which must panic at once with the documented `recursive call on key`
 //! message naming the key (each under a watchdog: a hang fails the test).
 
 mod reliability_support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use memo::{CacheConfig, cached};
@@ -159,6 +161,108 @@ fn an_evicted_value_may_call_its_function_from_drop() {
     assert!(a.evictions.capacity >= 200, "{a:?}");
     assert_eq!((a.in_flight, a.size), (0, 1), "{a:?}");
     assert!(a.is_conserved(), "{a:?}");
+}
+
+/// How many [`StatsOnDrop`] values of [`fenced`] (keyed `1`) were dropped.
+static FENCED_DROPS: AtomicU64 = AtomicU64::new(0);
+
+/// A value whose `Drop` reads the stats (which reads every shard under its lock), as a metrics
+/// hook might.
+#[derive(Clone)]
+struct StatsOnDrop(u64);
+
+impl Drop for StatsOnDrop {
+    fn drop(&mut self) {
+        let _stats = memo::stats();
+        if self.0 == 1 {
+            FENCED_DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The channels a computation reports its start on and waits on to finish.
+type Gate = (mpsc::Sender<()>, mpsc::Receiver<()>);
+
+/// Holds the next computation of [`fenced`] between its start and its end.
+static FENCED_GATE: Mutex<Option<Gate>> = Mutex::new(None);
+
+fn hold_at_gate(gate: &Mutex<Option<Gate>>) {
+    let taken = gate.lock().unwrap().take();
+    if let Some((started, go)) = taken {
+        started.send(()).unwrap();
+        go.recv().unwrap();
+    }
+}
+
+#[cached(prefix = "rr_fenced", cache_type = "rr_fenced")]
+fn fenced(n: u64) -> StatsOnDrop {
+    hold_at_gate(&FENCED_GATE);
+    StatsOnDrop(n)
+}
+
+/// Runs `compute` on a thread of its own, holds it mid-flight at `gate` while `fence` runs,
+/// then lets it finish (its value, fenced off, is dropped unstored) and returns what it
+/// returned.
+fn fenced_run(
+    gate: &'static Mutex<Option<Gate>>,
+    compute: impl FnOnce() -> u64 + Send + 'static,
+    fence: impl FnOnce(),
+) -> u64 {
+    let (started_tx, started_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel();
+    *gate.lock().unwrap() = Some((started_tx, go_rx));
+    let leader = std::thread::spawn(compute);
+    started_rx.recv().unwrap();
+    fence();
+    go_tx.send(()).unwrap();
+    support::within(
+        Duration::from_secs(30),
+        "a fenced computation drops its value",
+        move || leader.join().unwrap(),
+    )
+}
+
+/// A computation fenced off by an invalidation does not store its value; the value is dropped
+/// after the shard's lock is released, so its `Drop` may call into memo (it waited forever on
+/// the lock its own thread held).
+#[test]
+fn a_fenced_computations_value_may_call_into_memo_from_drop() {
+    let v = fenced_run(
+        &FENCED_GATE,
+        || fenced(1).0,
+        || assert_eq!(memo::invalidate("rr_fenced:1").unwrap(), 0),
+    );
+    assert_eq!(v, 1);
+    // The unstored copy and the returned value.
+    assert_eq!(FENCED_DROPS.load(Ordering::SeqCst), 2);
+    let a = support::activity("fenced");
+    assert_eq!((a.in_flight, a.size), (0, 0), "{a:?}");
+}
+
+static MANUAL_FENCED_GATE: Mutex<Option<Gate>> = Mutex::new(None);
+
+/// The same through the manual API, fenced off by `remove`.
+#[test]
+fn a_fenced_manual_computations_value_may_call_into_memo_from_drop() {
+    let v = fenced_run(
+        &MANUAL_FENCED_GATE,
+        || {
+            let cache = memo::cache("rr_fenced_manual").unwrap();
+            cache
+                .get_or_insert_with("k", || {
+                    hold_at_gate(&MANUAL_FENCED_GATE);
+                    StatsOnDrop(2)
+                })
+                .0
+        },
+        || {
+            let cache = memo::cache("rr_fenced_manual").unwrap();
+            assert!(!cache.remove("k"), "nothing stored yet");
+        },
+    );
+    assert_eq!(v, 2);
+    let cache = memo::cache("rr_fenced_manual").unwrap();
+    assert!(!cache.contains("k"), "the fenced value is not stored");
 }
 
 /// A computation that stores through the manual API of its own cache type, whose handle's

@@ -1180,8 +1180,11 @@ where
     ) {
         let i = id.shard as usize;
         let mut removed = Removed::new();
-        // Declared after `removed`, so that on unwinding the lock is released before the
-        // removed entries are dropped.
+        // The value of a computation fenced off, dropped with `removed`: after the lock, since
+        // its `Drop` may call into memo.
+        let mut discarded = None;
+        // Declared after `removed` and `discarded`, so that on unwinding the lock is released
+        // before the removed entries and the value are dropped.
         let mut guard = guard;
         // Copy the value for waiters first: `Clone` is user code, and if it panics nothing has
         // changed yet (the leader's guard then abandons the computation, which wakes them).
@@ -1219,7 +1222,8 @@ where
                 let ttl = self.info.ttl.or_else(|| self.ty.default_ttl_nanos());
                 self.add_ready(shard, place, hash, p.key, value, ttl);
             }
-            (pending, _) => {
+            (pending, value) => {
+                discarded = value;
                 self.give_back(place);
                 if let Some(p) = pending {
                     self.forget_pending(shard, &p);
@@ -1228,6 +1232,7 @@ where
             }
         }
         drop(guard);
+        drop(discarded);
         if let Some((f, v)) = to_finish {
             f.finish(v);
         }
