@@ -40,8 +40,8 @@ pub type Owner = fn() -> &'static str;
 /// [`Site::hit`]): `None` for a function that is neither.
 ///
 /// The `TypeId` of a type generic over the instantiation's types, with lifetimes erased
-/// ([`instance_of`]): unlike a type's name, it tells apart two closures of one function, or
-/// two types of one name declared in different blocks.
+/// ([`instance_of_val`] of a closure made in the function): unlike a type's name, it tells
+/// apart two closures of one function, or two types of one name declared in different blocks.
 pub type Instance = Option<TypeId>;
 
 /// The [`Instance`] of the instantiation that the type of `_value` is generic over: given a
