@@ -128,16 +128,14 @@ fn has_invisible_group(tokens: TokenStream) -> bool {
     })
 }
 
-/// `run(make(body))`, where `make` wraps the body in a closure or an async block; when the
-/// body holds a macro fragment ([`fragment_allowance`]), the wrapped body is bound first, in a
-/// statement that allows `unused_braces`.
+/// `run(wrapped)`, where `wrapped` is the body in a closure or an async block; when the body
+/// holds a macro fragment ([`fragment_allowance`]), `wrapped` is bound first, in a statement
+/// that allows `unused_braces`.
 fn from_fragment(
     function_body: &Body,
+    wrapped: TokenStream,
     run: impl FnOnce(TokenStream) -> TokenStream,
-    body: TokenStream,
-    make: impl FnOnce(TokenStream) -> TokenStream,
 ) -> TokenStream {
-    let wrapped = make(body);
     let allow = fragment_allowance(function_body);
     if allow.is_empty() {
         return run(wrapped);
@@ -197,11 +195,11 @@ fn cached_fn(plan: &Cached) -> TokenStream {
             Ident::new("run_async", plan.blame),
         );
         let blame = plan.blame;
+        let typed_body = body_after(body, fake_return(ret));
         let run_body = from_fragment(
             body,
-            |body| quote_spanned!(blame=> ::memo::__private::#run_async(#guard, #body).await),
-            body_after(body, fake_return(ret)),
-            |body| quote!(async move #body),
+            quote!(async move #typed_body),
+            |b| quote_spanned!(blame=> ::memo::__private::#run_async(#guard, #b).await),
         );
         // A hit returns before the future of the miss path is made or polled. The miss path
         // (looking again, waiting for another caller's computation, the body) is boxed: the
@@ -251,9 +249,8 @@ fn cached_fn(plan: &Cached) -> TokenStream {
         let run_path = quote_spanned!(blame=> ::memo::__private::#run);
         let run_body = from_fragment(
             body,
-            |body| quote!(#run_path(#guard, #body)),
-            body.to_token_stream(),
-            |body| quote!(move || -> #ret #body),
+            quote!(move || -> #ret #body),
+            |b| quote!(#run_path(#guard, #b)),
         );
         // The hit path is inlined and returns the value alone; the miss path looks again out
         // of line (`enter`), then runs the body.
