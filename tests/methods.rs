@@ -225,3 +225,83 @@ fn a_method_borrowing_an_arc_of_self_is_cached_as_one_borrowing_self() {
     assert_eq!(shared.loads.load(Ordering::SeqCst), 2);
     assert_eq!(memo::invalidate("methods_arc:1:eu").unwrap(), 1);
 }
+
+/// A view that borrows its fields: keyed by them, its entries own copies of what they borrow.
+struct View<'a> {
+    user: &'a str,
+    flags: &'a [u8],
+    loads: &'a AtomicUsize,
+}
+
+impl View<'_> {
+    #[cached(prefix = "methods_view", key = "{self.user}:{page}")]
+    fn page(&self, page: u32) -> String {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        format!("{}#{page}", self.user)
+    }
+
+    #[cached(prefix = "methods_view_flags", key = "{self.flags}")]
+    fn flag_count(&self) -> usize {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.flags.iter().filter(|&&f| f != 0).count()
+    }
+
+    #[cached(prefix = "methods_view_async", key = "{self.user}:{page}")]
+    async fn page_async(&self, page: u32) -> String {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        format!("{}~{page}", self.user)
+    }
+
+    #[invalidates("methods_view:{self.user}:*")]
+    fn reset(&self) {}
+}
+
+#[test]
+fn fields_that_borrow_key_entries_that_outlive_them() {
+    let loads = AtomicUsize::new(0);
+    {
+        let name = String::from("ada");
+        let flags = vec![1, 0, 1];
+        let view = View {
+            user: &name,
+            flags: &flags,
+            loads: &loads,
+        };
+        assert_eq!(view.page(1), "ada#1");
+        assert_eq!(view.page(1), "ada#1");
+        assert_eq!(view.flag_count(), 2);
+        assert_eq!(view.flag_count(), 2);
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+    }
+    // The borrowed strings are gone; the entries still answer for equal ones.
+    let name = String::from("ada");
+    let flags = vec![1, 0, 1];
+    let view = View {
+        user: &name,
+        flags: &flags,
+        loads: &loads,
+    };
+    assert_eq!(view.page(1), "ada#1");
+    assert_eq!(view.flag_count(), 2);
+    assert_eq!(loads.load(Ordering::SeqCst), 2);
+    // The key renders the text the field holds, as a `&str` argument would.
+    view.reset();
+    assert_eq!(view.page(1), "ada#1");
+    assert_eq!(loads.load(Ordering::SeqCst), 3);
+    assert_eq!(memo::invalidate("methods_view:ada:1").unwrap(), 1);
+}
+
+#[tokio::test]
+async fn async_methods_key_by_fields_that_borrow() {
+    let loads = AtomicUsize::new(0);
+    let name = String::from("bo");
+    let view = View {
+        user: &name,
+        flags: &[],
+        loads: &loads,
+    };
+    assert_eq!(view.page_async(2).await, "bo~2");
+    assert_eq!(view.page_async(2).await, "bo~2");
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+    assert_eq!(memo::invalidate("methods_view_async:bo:2").unwrap(), 1);
+}

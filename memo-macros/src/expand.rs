@@ -425,7 +425,8 @@ fn key_expr(parts: &[Source]) -> TokenStream {
 
 /// One key part as `&T`: `&id` for an owned argument, the reference itself for `point: &Point`,
 /// `StrArg(name)` for `name: &str` or `&String` and `StrArg(&name)` for `name: String` (stored
-/// as a compact string).
+/// as a compact string), and for a `self` field what `memo::__private::FieldKey`
+/// picks by its type.
 fn key_part(source: &Source) -> TokenStream {
     match source {
         Source::Arg {
@@ -448,6 +449,15 @@ fn key_part(source: &Source) -> TokenStream {
             self_token,
             hold: Hold::Shared,
         } => self_token.to_token_stream(),
+        // The field's type is unknown here: method resolution picks its part (see `FieldKey`).
+        Source::Field { .. } => {
+            let field = borrow(source);
+            quote!({
+                #[allow(unused_imports)]
+                use ::memo::__private::{FieldOwned as _, FieldRef as _};
+                (&&::memo::__private::FieldKey(#field)).field_part()
+            })
+        }
         other => borrow(other),
     }
 }

@@ -3,8 +3,8 @@
 
 pub use crate::function::{Entry, Guard, Instance, Missed, Owner, Site, SiteMeta, instance_of_val};
 pub use crate::key::{
-    ArgKey, KeyArgs, KeyGroup, KeyWriter, Render, RenderDebug, RenderDisplay, RenderOpaque,
-    RenderRequired, RenderUnkeyed, Renderable, StrArg,
+    ArgKey, FieldKey, FieldOwned, FieldRef, KeyArgs, KeyGroup, KeyWriter, Render, RenderDebug,
+    RenderDisplay, RenderOpaque, RenderRequired, RenderUnkeyed, Renderable, StrArg,
 };
 pub use crate::outcome::{
     Kind, KindTag, OptionKind, PlainKind, ResultKind, SelectOption, SelectPlain, SelectResult,

@@ -321,6 +321,54 @@ impl<T: ?Sized> RenderRequired<T> for Render<'_, T> {
     }
 }
 
+/// Chooses the key part of a `self` field named in `key = "..."`, whose type the macro does
+/// not see.
+///
+/// Used by generated code as `(&&FieldKey(&self.field)).field_part()`: method resolution picks
+/// [`FieldRef`] for a field that is itself a reference `&'a T` (`&'a str`, `&'a [u8]`), whose
+/// part is that reference, so that the entry owns a `T::Owned` (a `String`, a `Vec<u8>`) rather
+/// than a borrow that cannot outlive the call; else [`FieldOwned`], a reference to the field.
+#[derive(Debug)]
+pub struct FieldKey<'a, T: ?Sized>(pub &'a T);
+
+impl<T: ?Sized> Clone for FieldKey<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for FieldKey<'_, T> {}
+
+/// The key part of a field that is a reference (first choice).
+pub trait FieldRef<'a, T: ?Sized> {
+    /// The reference the field holds.
+    fn field_part(self) -> &'a T;
+}
+
+/// The key part of any other field (last choice).
+pub trait FieldOwned<'a, T: ?Sized> {
+    /// A reference to the field.
+    fn field_part(self) -> &'a T;
+}
+
+impl<'a, 'b: 'a, T> FieldRef<'a, T> for &FieldKey<'a, &'b T>
+where
+    T: ?Sized + ToOwned + Hash + Eq,
+    T::Owned: Borrow<T> + Send + Sync + 'static,
+{
+    #[inline]
+    fn field_part(self) -> &'a T {
+        self.0
+    }
+}
+
+impl<'a, T: ?Sized> FieldOwned<'a, T> for FieldKey<'a, T> {
+    #[inline]
+    fn field_part(self) -> &'a T {
+        self.0
+    }
+}
+
 /// How a store turns its owned keys into text.
 pub(crate) type RenderFn<K> = fn(&K, &mut KeyWriter<'_>);
 
