@@ -68,14 +68,24 @@ impl Clock {
         self.inner.now.load(Ordering::Relaxed)
     }
 
-    /// The current time, read precisely; refreshes the coarse value of the system clock.
+    /// The current time, read precisely. Refreshes the coarse value of the system clock only
+    /// when it lags by more than [`REFRESH_LAG`] (the housekeeper refreshes it every
+    /// millisecond), so that a store does not write the line every hit with a TTL reads, yet
+    /// TTLs still run out should the housekeeper be stalled or missing.
     pub(crate) fn precise_nanos(&self) -> u64 {
         if self.inner.manual {
             return self.coarse_nanos();
         }
         let now = elapsed_nanos();
-        self.inner.now.fetch_max(now, Ordering::Relaxed);
+        if now > self.coarse_nanos().saturating_add(REFRESH_LAG) {
+            self.refresh(now);
+        }
         now
+    }
+
+    /// Moves the coarse value of the system clock up to `now`.
+    fn refresh(&self, now: u64) {
+        self.inner.now.fetch_max(now, Ordering::Relaxed);
     }
 
     /// Whether two handles read the same time.
@@ -99,9 +109,13 @@ impl std::fmt::Debug for Clock {
     }
 }
 
+/// How far the coarse system clock may lag before a precise read refreshes it: two of the
+/// housekeeper's ticks.
+const REFRESH_LAG: u64 = 2_000_000;
+
 /// Refreshes the system clock; called by the housekeeper every tick.
 pub(crate) fn tick_system() {
-    SYSTEM.precise_nanos();
+    SYSTEM.refresh(elapsed_nanos());
 }
 
 fn elapsed_nanos() -> u64 {
@@ -265,12 +279,15 @@ mod tests {
     }
 
     #[test]
-    fn system_clock_is_monotonic_and_refreshed_by_precise_reads() {
+    fn system_clock_is_monotonic_and_refreshed_by_ticks_and_lagging_reads() {
         let c = Clock::system();
         let a = c.precise_nanos();
         let b = c.precise_nanos();
         assert!(b >= a);
-        assert!(c.coarse_nanos() >= a);
+        // Within the allowed lag of any precise read, refreshed or not.
+        assert!(c.coarse_nanos().saturating_add(REFRESH_LAG) >= a);
+        tick_system();
+        assert!(c.coarse_nanos() >= b);
         assert!(!c.is_manual());
         assert!(c.same_as(&Clock::system()));
     }

@@ -14,8 +14,9 @@ const SWEEP_EVERY: u32 = 100;
 /// Starts the housekeeper if it is not running yet.
 pub(crate) fn ensure_started() {
     START.call_once(|| {
-        // If the thread cannot be spawned, TTLs are still honoured on every read (the clock
-        // is also refreshed by every insert); only the background sweep is missing.
+        // If the thread cannot be spawned, TTLs are still honoured on every read (an insert
+        // with a TTL also refreshes the clock once it lags by 2 ms); only the background sweep
+        // is missing.
         let _ = std::thread::Builder::new()
             .name("memo-housekeeper".to_owned())
             .spawn(run);
