@@ -187,7 +187,9 @@ pub fn configure(name: &str, config: CacheConfig) -> Result<Cache, ConfigError> 
 }
 
 /// The handle of the cache type `name`, made with the default configuration if nothing
-/// configured it (stats then show it as not configured).
+/// configured it (stats then show it as not configured). Making it fixes its clock (the
+/// system clock): a cache type that is to run on a [`ManualClock`](crate::ManualClock) is
+/// configured with it before its handle is asked for.
 ///
 /// # Errors
 ///
