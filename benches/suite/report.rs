@@ -12,6 +12,8 @@ pub(crate) enum Mark {
     Fail,
     /// No target for this row.
     Info,
+    /// A target the run could not judge (the machine was not quiet enough).
+    NotJudged,
 }
 
 impl Mark {
@@ -24,6 +26,7 @@ impl Mark {
             Self::Pass => "PASS",
             Self::Fail => "**FAIL**",
             Self::Info => "",
+            Self::NotJudged => "not judged",
         }
     }
 }
@@ -146,6 +149,22 @@ impl Report {
         });
     }
 
+    /// Records a target that may not be judgeable: `None` shows the figure as not judged.
+    pub(crate) fn check_if(
+        &mut self,
+        figure: impl Into<String>,
+        target: impl Into<String>,
+        measured: impl Into<String>,
+        ok: Option<bool>,
+    ) {
+        self.checks.push(Check {
+            figure: figure.into(),
+            target: target.into(),
+            measured: measured.into(),
+            mark: ok.map_or(Mark::NotJudged, Mark::from),
+        });
+    }
+
     /// Records a figure shown beside the targets without a mark (no target, or not measured).
     pub(crate) fn info(
         &mut self,
@@ -183,7 +202,12 @@ impl Report {
         }
         let passed = checks.iter().filter(|c| c.mark == Mark::Pass).count();
         let failed = checks.iter().filter(|c| c.mark == Mark::Fail).count();
-        let _ = writeln!(out, "\n{passed} targets met, {failed} missed.\n");
+        let unjudged = checks.iter().filter(|c| c.mark == Mark::NotJudged).count();
+        let _ = write!(out, "\n{passed} targets met, {failed} missed");
+        if unjudged > 0 {
+            let _ = write!(out, ", {unjudged} not judged (the machine was busy)");
+        }
+        out.push_str(".\n\n");
         out.push_str("### All figures\n\n");
         out.push_str(
             "Medians over the rounds; `±` is half the interquartile range; ratios are taken \

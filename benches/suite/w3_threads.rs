@@ -13,6 +13,10 @@ const KEYS: usize = 10_000;
 /// Capacity of every cache: room for every key (`quick_cache`'s capacity is approximate).
 const CAP: usize = 12_000;
 const SEQ: usize = 1 << 16;
+/// The scaling of unsynchronized reads below which the second core was busy during a run.
+const FREE_CORE_FLOOR: f64 = 1.8;
+/// Runs of W3 at most, to find one with the second core free.
+const MAX_ATTEMPTS: usize = 4;
 
 #[memo::cached(cache_type = "bench_w3")]
 fn memo_shared(x: u64) -> u64 {
@@ -199,18 +203,35 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
         moka.1.run_pending_tasks();
     }
 
-    let mut benches = Vec::new();
-    benches.extend(pair("quick_cache sync::Cache", &qc, &seqs));
-    benches.extend(pair("moka sync::Cache", &moka, &seqs));
-    benches.extend(pair("cached #[cached(max_size)]", &cached, &seqs));
-    benches.extend(pair("memo #[cached]", &memo_fn, &seqs));
-    benches.extend(pair("memo manual get_or_insert_with", &manual, &seqs));
-    benches.extend(pair(
-        "reference: hashbrown read-only, shared without synchronization (scaling floor)",
-        &read_only,
-        &seqs,
-    ));
-    let results = interleave(mode, benches);
+    let measure = || {
+        let mut benches = Vec::new();
+        benches.extend(pair("quick_cache sync::Cache", &qc, &seqs));
+        benches.extend(pair("moka sync::Cache", &moka, &seqs));
+        benches.extend(pair("cached #[cached(max_size)]", &cached, &seqs));
+        benches.extend(pair("memo #[cached]", &memo_fn, &seqs));
+        benches.extend(pair("memo manual get_or_insert_with", &manual, &seqs));
+        benches.extend(pair(
+            "reference: hashbrown read-only, shared without synchronization (scaling floor)",
+            &read_only,
+            &seqs,
+        ));
+        let results = interleave(mode, benches);
+        let floor = per_round(&results[10], &results[11], |o, t| o / t).median;
+        (results, floor)
+    };
+    // Two threads scale only if the second core is free while they run. When the scaling
+    // floor (unsynchronized reads) says it was not, measure again, and keep the attempt whose
+    // second core was the freest; if none had it free, the two targets are not judged.
+    let (mut results, mut floor) = measure();
+    let mut attempts = 1;
+    while floor < FREE_CORE_FLOOR && attempts < mode.size(MAX_ATTEMPTS, 1) {
+        let (again, again_floor) = measure();
+        attempts += 1;
+        if again_floor > floor {
+            (results, floor) = (again, again_floor);
+        }
+    }
+    let core_free = floor >= FREE_CORE_FLOOR;
 
     let qc2 = &results[1];
     for pair in results.chunks(2) {
@@ -242,28 +263,27 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
         });
     }
     let (memo1, memo2) = (&results[6], &results[7]);
-    let floor = per_round(&results[10], &results[11], |o, t| o / t).median;
     let machine = format!(
-        "scaling floor of this run (unsynchronized reads): {floor:.2}x{}",
-        if floor < 1.8 {
-            ", so the second core was not free: figures unreliable"
-        } else {
+        "scaling floor (unsynchronized reads): {floor:.2}x, attempt {attempts}{}",
+        if core_free {
             ""
+        } else {
+            ", so the second core was not free: not judged"
         }
     );
     let vs_qc = per_round(qc2, memo2, |q, c| q / c).median;
-    report.check(
+    report.check_if(
         "W3 two-thread hits: memo `#[cached]` calls/s / `quick_cache` calls/s",
         ">= 1.0x",
         format!(
-            "{vs_qc:.2}x ({:.1} vs {:.1} M calls/s)",
+            "{vs_qc:.2}x ({:.1} vs {:.1} M calls/s; {machine})",
             1e3 / memo2.summary().median,
             1e3 / qc2.summary().median
         ),
-        vs_qc >= 1.0,
+        core_free.then_some(vs_qc >= 1.0),
     );
     let scaling = per_round(memo1, memo2, |o, t| o / t).median;
-    report.check(
+    report.check_if(
         "W3 two-thread hits: memo `#[cached]` 2 threads / memo 1 thread",
         ">= 1.6x",
         format!(
@@ -271,6 +291,6 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
             1e3 / memo2.summary().median,
             1e3 / memo1.summary().median
         ),
-        scaling >= 1.6,
+        core_free.then_some(scaling >= 1.6),
     );
 }

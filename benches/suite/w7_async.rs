@@ -33,6 +33,12 @@ impl Catalog {
     }
 }
 
+/// The sync hit in W1's shape (a free function), for a second baseline.
+#[memo::cached(cache_type = "bench_w7_free")]
+fn price_free(id: u64) -> u64 {
+    compute(id)
+}
+
 /// Polls a future once with a waker that does nothing; `None` if it is not ready.
 fn poll_once<F: Future>(f: F) -> Option<F::Output> {
     let mut f = pin!(f);
@@ -50,7 +56,7 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
         .map(|i| keys[i as usize])
         .collect();
     let mask = SEQ - 1;
-    for name in ["bench_w7_async", "bench_w7_sync"] {
+    for name in ["bench_w7_async", "bench_w7_sync", "bench_w7_free"] {
         let config = memo::CacheConfig::builder()
             .capacity(KEYS + KEYS / 5)
             .build()
@@ -63,6 +69,7 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
         for &k in &keys {
             assert_eq!(svc.price(k).await, crate::harness::expected(k));
             assert_eq!(svc.price_sync(k), crate::harness::expected(k));
+            assert_eq!(price_free(k), crate::harness::expected(k));
             moka.insert(k, compute(k)).await;
         }
         moka.run_pending_tasks().await;
@@ -73,7 +80,7 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
         .filter(|&&k| poll_once(svc.price(k)).is_none())
         .count();
 
-    let (mut c0, mut c1, mut c2, mut c3, mut c4) = (0, 0, 0, 0, 0_usize);
+    let (mut c0, mut c1, mut c2, mut c3, mut c4, mut c5) = (0, 0, 0, 0, 0, 0_usize);
     let benches = vec![
         Bench::new("memo sync cached method (baseline)", |ops| {
             time_seq(&seq, &mut c0, ops, |k| svc.price_sync(k))
@@ -129,6 +136,10 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
                 })
             },
         ),
+        Bench::new(
+            "memo sync cached free function `fn(u64) -> u64` (W1's shape)",
+            |ops| time_seq(&seq, &mut c5, ops, price_free),
+        ),
     ];
     let results = interleave(mode, benches);
     report.timings("W7 async hit (current-thread executor)", &results, 0);
@@ -158,6 +169,16 @@ pub(crate) fn run(mode: Mode, report: &mut Report) {
         "W7: size of the future of an async cached method `price(&self, u64) -> u64`",
         "(none)",
         format!("{future_size} bytes (moved at least once per call)"),
+    );
+    let r = results[1].ratio_to(&results[5]).median;
+    report.info(
+        "W7 async method hit (`block_on`, awaited in a loop) / sync free-function hit",
+        "(none; the target compares methods with methods)",
+        format!(
+            "{r:.2}x ({} vs {})",
+            ns(results[1].summary().median),
+            ns(results[5].summary().median)
+        ),
     );
     let r = results[2].ratio_to(&results[0]).median;
     report.info(
