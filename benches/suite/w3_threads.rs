@@ -14,9 +14,10 @@ const KEYS: usize = 10_000;
 const CAP: usize = 12_000;
 const SEQ: usize = 1 << 16;
 /// The scaling of unsynchronized reads below which the second core was busy during a run:
-/// 85% of perfect scaling (on this suite's 2-core machine, runs with the second core free
-/// read 1.8-2.0x, and one with it taken by another process about 1.0x).
-const FREE_CORE_FLOOR: f64 = 1.7;
+/// 75% of perfect scaling. On this suite's 2-core machine, with nothing else of ours running,
+/// attempts read 1.6-1.8x (an independent harness, 1.8-2.0x), and with the second core taken
+/// by another process about 1.0x.
+const FREE_CORE_FLOOR: f64 = 1.5;
 /// Runs of W3 at most, to find one with the second core free.
 const MAX_ATTEMPTS: usize = 4;
 
