@@ -327,8 +327,8 @@ use proc_macro::TokenStream;
 /// `{self.config.zone}`, `{self.0}`). A field that is a reference (`name: &'a str`,
 /// `tags: &'a [u8]`) is copied into the stored key on a miss (a `String`, a `Vec<u8>`), as a
 /// borrowed argument is, so a struct that borrows can key by what it borrows. The rendered key
-/// is the prefix followed by the values in the template's order. Arguments the template does not name are not part of the key (and may
-/// then be `&mut` or `impl Trait`). Names are checked at compile time, with a suggestion for a
+/// is the prefix followed by the values in the template's order. Arguments the template does
+/// not name are not part of the key (and may then be `&mut` or `impl Trait`). Names are checked at compile time, with a suggestion for a
 /// misspelled argument. An argument with a raw name (`r#type`) is named with or without its
 /// `r#` (`{type}`), here and in `#[invalidates]` patterns.
 ///

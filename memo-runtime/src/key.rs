@@ -345,16 +345,17 @@ pub trait FieldRef<'a, T: ?Sized> {
     fn field_part(self) -> &'a T;
 }
 
-/// The key part of any other field (last choice).
+/// The key part of any other field (second choice).
 pub trait FieldOwned<'a, T: ?Sized> {
     /// A reference to the field.
     fn field_part(self) -> &'a T;
 }
 
-impl<'a, 'b: 'a, T> FieldRef<'a, T> for &FieldKey<'a, &'b T>
+// Bounded as the key part it gives: a field whose reference is no key argument (`&'a Mutex`)
+// falls back to `FieldOwned`, as before.
+impl<'a, 'b: 'a, T: ?Sized> FieldRef<'a, T> for &FieldKey<'a, &'b T>
 where
-    T: ?Sized + ToOwned + Hash + Eq,
-    T::Owned: Borrow<T> + Send + Sync + 'static,
+    &'a T: ArgKey,
 {
     #[inline]
     fn field_part(self) -> &'a T {
