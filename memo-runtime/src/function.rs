@@ -273,7 +273,7 @@ impl Site {
     // the value alone), so that the cached function's hit path needs few registers saved and
     // moves the value little: a `u64` hit 9.0 -> 8.1 ns, a `(&str, u32)` one 40 -> 36 ns
     // (probe, min of 8 runs). A key the table does not hold has its computation registered
-    // under the read lock `hit` kept (`Store::begin_after`); anything else looks again
+    // under the read lock `hit` kept (`Store::begin_absent`); anything else looks again
     // (`Store::get_or_begin`). `#[inline]` rather than out of line: W2's miss 136 -> 131 ns.
     #[inline]
     pub fn enter<A, Kd>(
@@ -289,24 +289,41 @@ impl Site {
         A: KeyArgs + ?Sized,
         Kd: Kind,
     {
-        let (store, hash, looked) = if let Some(Looked {
-            store,
-            hash,
-            no_hit,
-        }) = missed.0
-        {
-            (store, hash, store.begin_after(no_hit, hash, key))
-        } else {
-            let store = self.store::<A::Owned, Kd::Stored>(render, owner, instance);
-            let hash = store.hash(key);
-            (store, hash, store.get_or_begin(hash, key))
+        // Each look's outcome is taken apart where it is made, and only the value or the
+        // computation's stamp flows on, in registers. An outcome carried out of the `match` as
+        // a whole (or handed to a function, or a leader kept for its cleanup path) went through
+        // memory, written field by field and read back in wider pieces: loads that cannot be
+        // served from the stores still in flight wait for them, and W2's miss did so twice.
+        // Together with the smaller `Begin::Lead` and leader: 82.7 -> 66.9 ns per W2 miss (min
+        // of 12 interleaved runs of a probe), 2.2x -> 1.75x quick_cache's.
+        let (store, hash, looked) = match missed.0 {
+            Some(Looked {
+                store,
+                hash,
+                no_hit: NoHit::Absent { shard, i },
+            }) => (
+                store,
+                hash,
+                settle(store, hash, key, store.begin_absent(shard, i, hash, key)),
+            ),
+            Some(Looked { store, hash, .. }) => (
+                store,
+                hash,
+                settle(store, hash, key, store.get_or_begin(hash, key)),
+            ),
+            None => {
+                let store = self.store::<A::Owned, Kd::Stored>(render, owner, instance);
+                let hash = store.hash(key);
+                (
+                    store,
+                    hash,
+                    settle(store, hash, key, store.get_or_begin(hash, key)),
+                )
+            }
         };
         match looked {
             Ok(v) => Entry::Hit(kind.join(v)),
-            // The usual miss (this call computes) makes its guard here rather than in
-            // `enter_slow`, a frame of its own: 951 -> 898 instructions per W2 miss.
-            Err(Begin::Lead { id, timed }) => Entry::Miss(Guard::new(store, hash, id, timed, kind)),
-            Err(begin) => enter_slow(store, hash, key, kind, begin),
+            Err((stamp, timed)) => Entry::Miss(Guard::new(store, hash, stamp, timed, kind)),
         }
     }
 
@@ -418,32 +435,55 @@ impl Site {
     }
 }
 
-/// The miss path of [`Site::enter`], once the computation has begun (the miss counted): leads
-/// the computation, or waits for another caller's and, told to start over, looks again.
-#[cold]
-#[inline(never)]
-fn enter_slow<A, Kd>(
-    store: &'static Store<A::Owned, Kd::Stored>,
+/// What a synchronous call does after a look: the value, or the stamp of the computation it
+/// leads and whether to time it. Waiting is out of line ([`wait_then_look`]).
+#[allow(clippy::inline_always)] // see `Site::enter`
+#[inline(always)]
+fn settle<K, V, A>(
+    store: &'static Store<K, V>,
     hash: u64,
     key: &A,
-    kind: Kd,
-    begin: Begin<Kd::Stored>,
-) -> Entry<Kd::Output, Guard<A::Owned, Kd>>
+    begin: Begin<V>,
+) -> Result<V, (u32, bool)>
 where
-    A: KeyArgs + ?Sized,
-    Kd: Kind,
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    A: KeyArgs<Owned = K> + ?Sized,
 {
-    let mut begin = begin;
+    match begin {
+        Begin::Hit(v) => Ok(v),
+        Begin::Lead { stamp, timed } => Err((stamp, timed)),
+        Begin::Wait(flight) => wait_then_look(store, hash, key, flight),
+        Begin::Recursion => recursion(store, key),
+    }
+}
+
+/// Waits for another caller's computation and, told to start over, looks again (the miss was
+/// counted already): the value, or the stamp of the computation this call then leads.
+#[cold]
+#[inline(never)]
+fn wait_then_look<K, V, A>(
+    store: &'static Store<K, V>,
+    hash: u64,
+    key: &A,
+    flight: Arc<Flight<V>>,
+) -> Result<V, (u32, bool)>
+where
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    A: KeyArgs<Owned = K> + ?Sized,
+{
+    let mut flight = flight;
     loop {
-        match resolve(store, hash, key, kind, begin) {
-            Ok(entry) => return entry,
-            Err(flight) => {
-                if let Some(v) = flight.wait() {
-                    return Entry::Hit(kind.join(v));
-                }
-            }
+        if let Some(v) = flight.wait() {
+            return Ok(v);
         }
-        begin = store.lookup_or_begin(hash, key, false, Caller::Thread);
+        flight = match store.lookup_or_begin(hash, key, false, Caller::Thread) {
+            Begin::Hit(v) => return Ok(v),
+            Begin::Lead { stamp, timed } => return Err((stamp, timed)),
+            Begin::Wait(next) => next,
+            Begin::Recursion => recursion(store, key),
+        };
     }
 }
 
@@ -453,7 +493,7 @@ type Resolved<A, Kd> = Result<
     Arc<Flight<<Kd as Kind>::Stored>>,
 >;
 
-/// What a call does after a look: the entry to return, or the flight to wait for.
+/// What an async call does after a look: the entry to return, or the flight to wait for.
 #[inline]
 fn resolve<A, Kd>(
     store: &'static Store<A::Owned, Kd::Stored>,
@@ -468,7 +508,9 @@ where
 {
     match begin {
         Begin::Hit(v) => Ok(Entry::Hit(kind.join(v))),
-        Begin::Lead { id, timed } => Ok(Entry::Miss(Guard::new(store, hash, id, timed, kind))),
+        Begin::Lead { stamp, timed } => {
+            Ok(Entry::Miss(Guard::new(store, hash, stamp, timed, kind)))
+        }
         Begin::Wait(flight) => Err(flight),
         Begin::Recursion => recursion(store, key),
     }
@@ -495,9 +537,7 @@ where
 {
     store: &'static Store<K, V>,
     hash: u64,
-    id: FlightId,
-    started: Option<Instant>,
-    settled: bool,
+    stamp: u32,
 }
 
 impl<K, V> Leader<K, V>
@@ -505,29 +545,24 @@ where
     K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// `timed`: whether to read the clock around this load (see [`Loads`](crate::Loads)).
-    pub(crate) fn new(store: &'static Store<K, V>, hash: u64, id: FlightId, timed: bool) -> Self {
-        Self {
-            store,
-            hash,
-            id,
-            started: timed.then(Instant::now),
-            settled: false,
-        }
+    /// The leader of the computation that [`Begin::Lead`] gave `stamp`.
+    pub(crate) fn new(store: &'static Store<K, V>, hash: u64, stamp: u32) -> Self {
+        Self { store, hash, stamp }
     }
 
     pub(crate) fn id(&self) -> FlightId {
-        self.id
+        self.store.flight_id(self.hash, self.stamp)
     }
 
-    pub(crate) fn finish(mut self, value: Option<V>) {
-        let nanos = self
-            .started
-            .map(|t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
-        self.store.finish(self.hash, self.id, value, nanos);
+    /// Settles the computation; `started` is when it began if it was timed (see
+    /// [`Loads`](crate::Loads)).
+    #[inline]
+    pub(crate) fn finish(self, value: Option<V>, started: Option<Instant>) {
+        let nanos = started.map(|t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        self.store.finish(self.hash, self.id(), value, nanos);
         // Only now: if `finish` panicked (a `Clone` of the value), dropping the leader abandons
         // the computation, which wakes its waiters.
-        self.settled = true;
+        std::mem::forget(self);
     }
 }
 
@@ -536,10 +571,11 @@ where
     K: Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    // Inlined, so that the leader (and the guard holding it) is not kept in memory for a
+    // cleanup path that needs its address.
+    #[inline]
     fn drop(&mut self) {
-        if !self.settled {
-            self.store.abandon(self.hash, self.id);
-        }
+        self.store.abandon(self.hash, self.id());
     }
 }
 
@@ -554,6 +590,8 @@ where
     Kd: Kind,
 {
     leader: Leader<K, Kd::Stored>,
+    /// Whether to time the computation (see [`Loads`](crate::Loads)).
+    timed: bool,
     kind: Kd,
 }
 
@@ -565,21 +603,24 @@ where
     fn new(
         store: &'static Store<K, Kd::Stored>,
         hash: u64,
-        id: FlightId,
+        stamp: u32,
         timed: bool,
         kind: Kd,
     ) -> Self {
         Self {
-            leader: Leader::new(store, hash, id, timed),
+            leader: Leader::new(store, hash, stamp),
+            timed,
             kind,
         }
     }
 
     /// Runs the body, stores what its kind says to store, and returns its output.
+    #[inline]
     pub fn run(self, body: impl FnOnce() -> Kd::Output) -> Kd::Output {
         // No running mark: the computation recorded this thread when it began.
+        let started = self.timed.then(Instant::now);
         let out = body();
-        self.finish(out)
+        self.finish(out, started)
     }
 
     /// Runs an async body; the computation counts as running on a thread only while it is
@@ -589,18 +630,20 @@ where
         F: Future<Output = Kd::Output>,
     {
         let id = self.leader.id();
+        let started = self.timed.then(Instant::now);
         let mut body = std::pin::pin!(body);
         let out = std::future::poll_fn(|cx| {
             let _running = RunningMark::new(id);
             body.as_mut().poll(cx)
         })
         .await;
-        self.finish(out)
+        self.finish(out, started)
     }
 
-    fn finish(self, out: Kd::Output) -> Kd::Output {
+    #[inline]
+    fn finish(self, out: Kd::Output, started: Option<Instant>) -> Kd::Output {
         let (out, stored) = self.kind.split(out);
-        self.leader.finish(stored);
+        self.leader.finish(stored, started);
         out
     }
 }

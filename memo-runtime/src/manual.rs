@@ -206,8 +206,10 @@ impl Cache {
                         key: key.to_owned(),
                     });
                 }
-                Begin::Lead { id, timed } => {
-                    let leader = Leader::new(store, hash, id, timed);
+                Begin::Lead { stamp, timed } => {
+                    let leader = Leader::new(store, hash, stamp);
+                    let id = leader.id();
+                    let started = timed.then(std::time::Instant::now);
                     // `compute` itself runs as part of the computation too: a call it makes for
                     // this key is recursion, not a wait for ever.
                     let fut = {
@@ -220,7 +222,7 @@ impl Cache {
                         fut.as_mut().poll(cx)
                     })
                     .await;
-                    leader.finish(Some(Arc::new(value.clone()) as ManualValue));
+                    leader.finish(Some(Arc::new(value.clone()) as ManualValue), started);
                     return Ok(value);
                 }
             }
@@ -336,11 +338,12 @@ where
                     key: key.to_owned(),
                 });
             }
-            Begin::Lead { id, timed } => {
-                let leader = Leader::new(store, hash, id, timed);
+            Begin::Lead { stamp, timed } => {
+                let leader = Leader::new(store, hash, stamp);
+                let started = timed.then(std::time::Instant::now);
                 // No running mark: the computation recorded this thread when it began.
                 let value = compute();
-                leader.finish(Some(Arc::new(value.clone()) as ManualValue));
+                leader.finish(Some(Arc::new(value.clone()) as ManualValue), started);
                 return Ok(value);
             }
         }

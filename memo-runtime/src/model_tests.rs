@@ -28,7 +28,7 @@ use crate::flight::WaitFlight;
 use crate::function::Leader;
 use crate::key::{KeyArgs, KeyWriter, TextKey};
 use crate::pattern::Pattern;
-use crate::store::{Begin, Caller, ErasedStore, Lookup, Store, StoreInfo};
+use crate::store::{Begin, Caller, ErasedStore, Lookup, NoHit, Store, StoreInfo};
 use crate::sync::ShardLock;
 
 /// The manual API's kind of store: string keys that are their own text.
@@ -148,10 +148,8 @@ where
             call.value = Some(v);
             return call;
         }
-        Err(no_hit) => match store.begin_after(no_hit, hash, key) {
-            Ok(v) => Begin::Hit(v),
-            Err(begin) => begin,
-        },
+        Err(NoHit::Absent { shard, i }) => store.begin_absent(shard, i, hash, key),
+        Err(NoHit::LookAgain) => store.get_or_begin(hash, key),
     };
     loop {
         match begin {
@@ -168,11 +166,11 @@ where
                 call.restarted = true;
             }
             Begin::Recursion => panic!("no recursion in these models"),
-            Begin::Lead { id, .. } => {
-                let leader = Leader::new(store, hash, id, false);
+            Begin::Lead { stamp, .. } => {
+                let leader = Leader::new(store, hash, stamp);
                 call.computed = true;
                 call.value = (compute.take().expect("computes once"))();
-                leader.finish(call.value);
+                leader.finish(call.value, None);
                 return call;
             }
         }
@@ -442,11 +440,11 @@ fn a_waiter_that_joined_before_an_invalidation_starts_over() {
         let source = Arc::new(AtomicU64::new(1));
         let invalidated = Arc::new(AtomicBool::new(false));
         let hash = store.hash(fn_key());
-        let Begin::Lead { id, .. } = store.lookup_or_begin(hash, fn_key(), true, Caller::Thread)
+        let Begin::Lead { stamp, .. } = store.lookup_or_begin(hash, fn_key(), true, Caller::Thread)
         else {
             panic!("the first call leads");
         };
-        let leader = Leader::new(store, hash, id, false);
+        let leader = Leader::new(store, hash, stamp);
         let read = source.load(Ordering::SeqCst);
         let waiter = {
             let (source, invalidated) = (Arc::clone(&source), Arc::clone(&invalidated));
@@ -468,7 +466,7 @@ fn a_waiter_that_joined_before_an_invalidation_starts_over() {
             })
         };
         thread::yield_now();
-        leader.finish(Some(read));
+        leader.finish(Some(read), None);
         writer.join().unwrap();
         let call = waiter.join().unwrap();
         if let Some(v) = peek(store, fn_key()) {
@@ -561,9 +559,11 @@ fn a_dropped_leader_hands_over_to_one_of_two_waiters() {
         let store = new_store();
         let hash = store.hash("k");
         let canceller = thread::spawn(move || {
-            if let Begin::Lead { id, .. } = store.lookup_or_begin(hash, "k", true, Caller::Thread) {
+            if let Begin::Lead { stamp, .. } =
+                store.lookup_or_begin(hash, "k", true, Caller::Thread)
+            {
                 thread::yield_now();
-                drop(Leader::new(store, hash, id, false));
+                drop(Leader::new(store, hash, stamp));
                 true
             } else {
                 false
@@ -639,11 +639,11 @@ fn a_dropped_leader_against_an_invalidation() {
         let invalidated = Arc::new(AtomicBool::new(false));
         let hash = store.hash(fn_key());
         let canceller = thread::spawn(move || {
-            if let Begin::Lead { id, .. } =
+            if let Begin::Lead { stamp, .. } =
                 store.lookup_or_begin(hash, fn_key(), true, Caller::Thread)
             {
                 thread::yield_now();
-                drop(Leader::new(store, hash, id, false));
+                drop(Leader::new(store, hash, stamp));
             }
         });
         let waiter = {
@@ -689,12 +689,13 @@ fn a_waiter_joining_while_the_leader_makes_room_gets_the_value() {
         // The type is full with the other store's entry: storing "k" must evict it.
         other.insert("x", 1, None);
         let hash = store.hash("k");
-        let Begin::Lead { id, .. } = store.lookup_or_begin(hash, "k", true, Caller::Thread) else {
+        let Begin::Lead { stamp, .. } = store.lookup_or_begin(hash, "k", true, Caller::Thread)
+        else {
             panic!("the first call leads");
         };
-        let leader = Leader::new(store, hash, id, false);
+        let leader = Leader::new(store, hash, stamp);
         let waiter = thread::spawn(move || get_or_compute(store, "k", || Some(9)));
-        let finisher = thread::spawn(move || leader.finish(Some(5)));
+        let finisher = thread::spawn(move || leader.finish(Some(5), None));
         finisher.join().unwrap();
         let call = waiter.join().unwrap();
         assert!(matches!(call.value, Some(5 | 9)));
@@ -727,10 +728,11 @@ fn async_waiter(name: &str, drop_leader: bool) {
     check(name, move || {
         let store = new_store();
         let hash = store.hash("k");
-        let Begin::Lead { id, .. } = store.lookup_or_begin(hash, "k", true, Caller::Thread) else {
+        let Begin::Lead { stamp, .. } = store.lookup_or_begin(hash, "k", true, Caller::Thread)
+        else {
             panic!("the first call leads");
         };
-        let leader = Leader::new(store, hash, id, false);
+        let leader = Leader::new(store, hash, stamp);
         let waiter = thread::spawn(move || {
             shuttle::future::block_on(async move {
                 let mut count = true;
@@ -744,8 +746,8 @@ fn async_waiter(name: &str, drop_leader: bool) {
                                 return (Some(v), waited);
                             }
                         }
-                        Begin::Lead { id, .. } => {
-                            Leader::new(store, hash, id, false).finish(Some(8));
+                        Begin::Lead { stamp, .. } => {
+                            Leader::new(store, hash, stamp).finish(Some(8), None);
                             return (Some(8), waited);
                         }
                         Begin::Recursion => panic!("no recursion"),
@@ -759,7 +761,7 @@ fn async_waiter(name: &str, drop_leader: bool) {
             if drop_leader {
                 drop(leader);
             } else {
-                leader.finish(Some(4));
+                leader.finish(Some(4), None);
             }
         });
         settler.join().unwrap();

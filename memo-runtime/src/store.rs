@@ -312,8 +312,12 @@ pub(crate) enum Lookup<V> {
 pub(crate) enum Begin<V> {
     /// The value.
     Hit(V),
-    /// The caller computes; the in-flight slot is its. `timed` says whether to time the load.
-    Lead { id: FlightId, timed: bool },
+    /// The caller computes; the in-flight slot is its, told apart by `stamp` (its
+    /// [`FlightId`] is [`Store::flight_id`]). `timed` says whether to time the load. Small
+    /// enough that a `Begin<u64>` is returned in two registers: with the whole `FlightId`
+    /// here, the miss path moved it through memory in pieces and read it back whole (a stalled
+    /// load per W2 miss).
+    Lead { stamp: u32, timed: bool },
     /// Another caller computes: wait for this flight.
     Wait(Arc<Flight<V>>),
     /// The caller is itself computing this key.
@@ -541,6 +545,15 @@ where
         std::ptr::from_ref(self).cast::<()>() as usize
     }
 
+    /// The id of the computation of hash `hash` that [`Begin::Lead`] gave `stamp`.
+    pub(crate) fn flight_id(&self, hash: u64, stamp: u32) -> FlightId {
+        FlightId {
+            store: self.addr(),
+            shard: self.shard_of(hash) as u32,
+            stamp,
+        }
+    }
+
     #[inline]
     fn now(&self) -> u64 {
         self.clock.coarse_nanos()
@@ -602,8 +615,8 @@ where
     }
 
     /// The hit path of a synchronous cached call: the value if the key has a live one (a hit,
-    /// counted), or what the miss path needs (nothing counted: [`begin_after`](Self::begin_after)
-    /// counts the miss, or the hit).
+    /// counted), or what the miss path needs (nothing counted: [`begin_absent`](Self::begin_absent)
+    /// or [`get_or_begin`](Self::get_or_begin) counts the miss, or the hit).
     ///
     /// It calls nothing out of line: whatever needs a call (a writer to wait for, the thread's
     /// first lock, LRU's requeueing under the write lock) is left to the miss path. So the
@@ -634,22 +647,6 @@ where
         slot.meta.touch();
         self.hits.incr_at(shard.stripe());
         Ok(v)
-    }
-
-    /// The miss path of a synchronous cached call, after [`hit_inline`](Self::hit_inline):
-    /// registers the computation of an absent key under the read lock the hit path kept, or
-    /// looks again ([`get_or_begin`](Self::get_or_begin)).
-    #[inline]
-    pub(crate) fn begin_after<Q: KeyArgs<Owned = K> + ?Sized>(
-        &self,
-        no_hit: NoHit<'_, K, V>,
-        hash: u64,
-        key: &Q,
-    ) -> Result<V, Begin<V>> {
-        match no_hit {
-            NoHit::Absent { shard, i } => Err(self.begin_absent(shard, i, hash, key)),
-            NoHit::LookAgain => self.get_or_begin(hash, key),
-        }
     }
 
     /// The hit path of an async cached call: the value if the key has a live one (a hit,
@@ -706,41 +703,42 @@ where
     }
 
     /// The second look of a synchronous cached call, after [`hit_inline`](Self::hit_inline)
-    /// found nothing: the value if the key has a live one (a hit, counted), else what
-    /// [`lookup_or_begin`](Self::lookup_or_begin) would return. The miss of a key the table
-    /// does not hold registers its computation under the read lock of this look, out of line
-    /// ([`begin_absent`](Self::begin_absent)).
+    /// found nothing and did not keep its read lock: what
+    /// [`lookup_or_begin`](Self::lookup_or_begin) would return (a hit counted as one). The miss
+    /// of a key the table does not hold registers its computation under the read lock of this
+    /// look ([`begin_absent`](Self::begin_absent)).
     #[inline]
     pub(crate) fn get_or_begin<Q: KeyArgs<Owned = K> + ?Sized>(
         &self,
         hash: u64,
         key: &Q,
-    ) -> Result<V, Begin<V>> {
+    ) -> Begin<V> {
         let i = self.shard_of(hash);
         let shard = self.shards[i].read();
         if shard.lru {
             // LRU requeues the entry on every hit, which needs the shard to itself.
             drop(shard);
-            return Err(self.lookup_or_begin_exclusive(i, hash, key, true, Caller::Thread));
+            return self.lookup_or_begin_exclusive(i, hash, key, true, Caller::Thread);
         }
         let Some(slot) = shard.table.find(hash, |s| key.eq_key(&s.key)) else {
-            return Err(self.begin_absent(shard, i, hash, key));
+            return self.begin_absent(shard, i, hash, key);
         };
         if !slot.is_live(self.now()) {
             drop(shard);
-            return Err(self.lookup_or_begin_exclusive(i, hash, key, true, Caller::Thread));
+            return self.lookup_or_begin_exclusive(i, hash, key, true, Caller::Thread);
         }
         let v = slot.value.clone();
         slot.meta.touch();
         self.hits.incr_at(shard.stripe());
-        Ok(v)
+        Begin::Hit(v)
     }
 
     /// The miss of a key the table of shard `i` does not hold, found under `shard`'s read
-    /// lock: joins its computation in flight or registers one (counted as a miss).
-    #[cold]
-    #[inline(never)]
-    fn begin_absent<Q: KeyArgs<Owned = K> + ?Sized>(
+    /// lock: joins its computation in flight or registers one (counted as a miss). Inlined
+    /// into the miss path, which then keeps the outcome in registers.
+    #[allow(clippy::inline_always)] // W2's miss: see `Site::enter`
+    #[inline(always)]
+    pub(crate) fn begin_absent<Q: KeyArgs<Owned = K> + ?Sized>(
         &self,
         shard: ShardReadGuard<'_, Shard<K, V>>,
         i: usize,
@@ -949,11 +947,7 @@ where
             },
         });
         Begin::Lead {
-            id: FlightId {
-                store: self.addr(),
-                shard: shard_i as u32,
-                stamp,
-            },
+            stamp,
             timed: loads < TIME_FIRST_LOADS || stamp % TIME_ONE_LOAD_IN == 0,
         }
     }
@@ -2022,10 +2016,10 @@ mod tests {
 
     /// Begins a computation of `key` that the caller must lead, and returns its id.
     fn lead(s: &Store<TextKey, u32>, h: u64, key: &str, caller: Caller) -> FlightId {
-        let Begin::Lead { id, .. } = s.lookup_or_begin(h, key, true, caller) else {
+        let Begin::Lead { stamp, .. } = s.lookup_or_begin(h, key, true, caller) else {
             panic!("expected to lead")
         };
-        id
+        s.flight_id(h, stamp)
     }
 
     #[test]
