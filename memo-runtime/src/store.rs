@@ -39,7 +39,7 @@ use crate::policy::{Meta, Policy, Tracked};
 use crate::stats::Counters;
 use crate::sync::{
     AtomicBool, AtomicUsize, Mutex, Ordering, Padded, ShardLock, ShardReadGuard, ShardWriteGuard,
-    Striped, thread_local,
+    SpinMutex, Striped, thread_local,
 };
 
 /// What a store is, for stats and invalidation.
@@ -288,7 +288,7 @@ pub(crate) struct Shard<K, V> {
     table: HashTable<Slot<K, V>>,
     /// Whether the policy is LRU, which queues an item on every hit.
     lru: bool,
-    pending: Mutex<InFlight<K, V>>,
+    pending: SpinMutex<InFlight<K, V>>,
     policy: Policy,
     /// Every counter but `hits` and `misses`.
     counters: Counters,
@@ -550,7 +550,7 @@ where
                 Padded(ShardLock::new(Shard {
                     table: HashTable::new(),
                     lru: policy == EvictionPolicy::Lru,
-                    pending: Mutex::new(InFlight::new()),
+                    pending: SpinMutex::new(InFlight::new()),
                     policy: Policy::new(policy),
                     counters: Counters::default(),
                     timed: 0,

@@ -19,7 +19,7 @@ pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering}
 pub(crate) use std::thread_local;
 
 #[cfg(memo_shuttle)]
-pub(crate) use model::{Condvar, Mutex, RwLock};
+pub(crate) use model::{Condvar, Mutex, Mutex as SpinMutex, RwLock};
 #[cfg(memo_shuttle)]
 pub(crate) use shuttle::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(memo_shuttle)]
@@ -641,6 +641,104 @@ fn take_stripe() -> usize {
     STRIPE_INDEX.with(Cell::get)
 }
 
+/// A mutex for critical sections of a few instructions, that never waits long: a flag taken
+/// with a compare-exchange and released with a plain release store. `parking_lot`'s mutex
+/// releases with a compare-exchange (it must see whether anybody sleeps), a locked instruction
+/// that waits for every store the core has not yet written to its cache; on a miss, those
+/// include the writes to lines the miss fetches. Waiters spin, then yield the core.
+#[cfg(not(memo_shuttle))]
+pub(crate) struct SpinMutex<T> {
+    locked: AtomicBool,
+    data: std::cell::UnsafeCell<T>,
+}
+
+// SAFETY: the data is reached only through a guard, which the flag makes exclusive, or
+// through `&mut self`.
+#[cfg(not(memo_shuttle))]
+#[allow(unsafe_code)]
+unsafe impl<T: Send> Send for SpinMutex<T> {}
+// SAFETY: as above: one thread at a time reaches the data.
+#[cfg(not(memo_shuttle))]
+#[allow(unsafe_code)]
+unsafe impl<T: Send> Sync for SpinMutex<T> {}
+
+#[cfg(not(memo_shuttle))]
+impl<T> SpinMutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            locked: AtomicBool::new(false),
+            data: std::cell::UnsafeCell::new(value),
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self) -> SpinMutexGuard<'_, T> {
+        if self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
+        }
+        SpinMutexGuard { lock: self }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_slow(&self) {
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            while self.locked.load(Ordering::Relaxed) {
+                backoff.snooze();
+            }
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// The guard of a [`SpinMutex`]: the data, until it is dropped.
+#[cfg(not(memo_shuttle))]
+pub(crate) struct SpinMutexGuard<'a, T> {
+    lock: &'a SpinMutex<T>,
+}
+
+#[cfg(not(memo_shuttle))]
+impl<T> std::ops::Deref for SpinMutexGuard<'_, T> {
+    type Target = T;
+    #[allow(unsafe_code)]
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds the flag.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+#[cfg(not(memo_shuttle))]
+impl<T> std::ops::DerefMut for SpinMutexGuard<'_, T> {
+    #[allow(unsafe_code)]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: this guard holds the flag.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+#[cfg(not(memo_shuttle))]
+impl<T> Drop for SpinMutexGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.locked.store(false, Ordering::Release);
+    }
+}
+
 /// Aligns a value to its own cache lines so that two shards never share one.
 #[derive(Debug, Default)]
 #[repr(align(128))]
@@ -743,8 +841,50 @@ mod model {
 
 #[cfg(all(test, not(memo_shuttle)))]
 mod tests {
-    use super::{EXCLUSIVE, LOCK_STRIPES, ShardLock, Striped, StripedRawLock, thread_stripe};
+    use super::{
+        EXCLUSIVE, LOCK_STRIPES, ShardLock, SpinMutex, Striped, StripedRawLock, thread_stripe,
+    };
     use std::sync::{Barrier, mpsc};
+
+    /// Threads changing two fields one after the other under a spin mutex never see them
+    /// differ, and no change is lost; a thread that finds it held waits until it is released.
+    #[test]
+    fn spin_mutex_excludes_and_waits() {
+        const ROUNDS: u64 = 20_000;
+        let m = SpinMutex::new((0_u64, 0_u64));
+        let threads = 3;
+        let barrier = Barrier::new(threads);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..ROUNDS {
+                        let mut g = m.lock();
+                        assert_eq!(g.0, g.1, "two holders at once");
+                        g.0 += 1;
+                        std::hint::black_box(&mut *g);
+                        g.1 += 1;
+                    }
+                });
+            }
+        });
+        assert_eq!(*m.lock(), (3 * ROUNDS, 3 * ROUNDS));
+
+        let (held_tx, held_rx) = mpsc::channel();
+        let g = m.lock();
+        std::thread::scope(|s| {
+            let m = &m;
+            let waiter = s.spawn(move || {
+                held_tx.send(()).expect("send");
+                m.lock().0
+            });
+            held_rx.recv().expect("recv");
+            let mut g = g;
+            g.0 = 7;
+            drop(g);
+            assert_eq!(waiter.join().expect("waiter"), 7, "the waiter got in first");
+        });
+    }
 
     /// More threads at once than there are stripes of their own, then as many again after those
     /// exit (reusing their leases): not one count is lost.
