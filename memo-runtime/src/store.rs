@@ -324,7 +324,7 @@ impl<K, V> Shard<K, V> {
     /// arrive while it computes: otherwise storing waits for them, on its loads and on the
     /// locked instructions after its stores.
     ///
-    /// In a W2 probe (memo against quick_cache, interleaved rounds), from 2.04x to about
+    /// In a W2 probe (memo against `quick_cache`, interleaved rounds), from 2.04x to about
     /// 1.75x. The victim's prefetch is better here than at the end of the previous store of
     /// the shard (about 0.05x); prefetching its control byte too gained nothing.
     #[inline]
