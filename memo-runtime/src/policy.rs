@@ -31,9 +31,9 @@ pub(crate) enum QueueId {
 
 /// The policy fields of a slot.
 ///
-/// Stamps are 32 bits and wrap; an item whose stamp comes round again to a live slot of the same
-/// hash is also checked against the slot's queue, so a collision can only make the policy act on
-/// a slot a little early, never unbalance its counts.
+/// Stamps are 32 bits and wrap; an item whose stamp comes round again to a live slot in the same
+/// bucket is also checked against the slot's queue, so a collision can only make the policy act
+/// on a slot a little early, never unbalance its counts.
 ///
 /// The slot's hash is not kept here: callers pass it in (and [`Tracked::hash`] gives it for
 /// an evicted slot), which keeps slots small.
