@@ -335,8 +335,14 @@ impl<K, V> Shard<K, V> {
         }
         #[allow(clippy::cast_possible_truncation)] // hashbrown's `h1`: the low bits, on purpose
         let home = (hash as usize) & (buckets - 1);
-        for k in 0..3 {
-            self.prefetch_bucket((home + k) & (buckets - 1));
+        if self.slots_end != 0 {
+            // Buckets `home`, `home + 1` and `home + 2`, one slot apart and downwards (past the
+            // last bucket the sequence wraps to the first: those lines are simply not fetched).
+            let size = size_of::<Slot<K, V>>();
+            let at = self.slots_end.wrapping_sub((home + 1) * size);
+            prefetch(at);
+            prefetch(at.wrapping_sub(size));
+            prefetch(at.wrapping_sub(2 * size));
         }
         self.policy.prefetch_ghost(hash);
         if let Some(bucket) = self.policy.next_victim() {
