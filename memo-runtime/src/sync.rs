@@ -154,8 +154,8 @@ impl<T> Drop for ShardReadGuard<'_, T> {
     }
 }
 
-/// A write lock on a [`ShardLock`]. Not `Send`: the gate it holds is released by the thread
-/// that took it.
+/// A write lock on a [`ShardLock`]. Not `Send`, like the read guard: it is released by the
+/// thread that took it.
 pub(crate) struct ShardWriteGuard<'a, T> {
     lock: &'a ShardLock<T>,
     not_send: std::marker::PhantomData<*const ()>,
