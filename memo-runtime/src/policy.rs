@@ -253,15 +253,6 @@ impl Policy {
         queue.front().map(|item| item.bucket as usize)
     }
 
-    /// Prefetches the line of the ghost queue that looking up `hash` reads (inserting a slot
-    /// of that hash does).
-    #[inline]
-    pub(crate) fn prefetch_ghost(&self, hash: u64) {
-        if self.kind != EvictionPolicy::Lru {
-            self.ghost.prefetch(hash);
-        }
-    }
-
     /// Removes one ready slot chosen by the policy and returns it.
     pub(crate) fn evict<S: Tracked>(&mut self, table: &mut HashTable<S>) -> Option<S> {
         loop {
@@ -530,14 +521,6 @@ impl Ghost {
                     self.add(f);
                 }
             }
-        }
-    }
-
-    /// Prefetches the bucket of `hash`'s fingerprint.
-    #[inline]
-    fn prefetch(&self, hash: u64) {
-        if let Some(bucket) = self.buckets.get(self.bucket_of(Self::fingerprint(hash))) {
-            crate::store::prefetch(std::ptr::from_ref(bucket) as usize);
         }
     }
 

@@ -62,7 +62,7 @@ pub struct Evictions {
 /// Computations run on misses.
 ///
 /// Reading the time costs more than a cache hit, so not every load is timed: the first 64 of
-/// each shard are, then one in 64. For one table the mean is that of the timed loads and the
+/// each shard are, then one in 1,024. For one table the mean is that of the timed loads and the
 /// total is the mean times the count; figures over several tables (a cache type's, the
 /// process's totals) add the tables' totals and divide the sum by the count, so there the total
 /// and the mean times the count differ by less than the count (the mean is rounded down).

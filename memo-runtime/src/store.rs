@@ -305,48 +305,53 @@ pub(crate) struct Shard<K, V> {
 }
 
 impl<K, V> Shard<K, V> {
-    /// Asks the processor to start loading the slot in `bucket`. The address is computed from
-    /// [`slots_end`](Self::slots_end), never dereferenced.
+    /// Where storing a new entry of hash `hash` in this (full) shard will write and read, for
+    /// [`StoreLines::prefetch`]: the first buckets of the key's probe sequence, where the table
+    /// (at most 7/8 full) nearly always has a free one, and the slot the policy will look at
+    /// first to evict. Computed from [`slots_end`](Self::slots_end) (past the last bucket the
+    /// sequence wraps to the first: those lines are simply not fetched).
     #[inline]
-    fn prefetch_bucket(&self, bucket: usize) {
-        if self.slots_end != 0 {
-            prefetch(
-                self.slots_end
-                    .wrapping_sub((bucket + 1) * size_of::<Slot<K, V>>()),
-            );
-        }
-    }
-
-    /// Prefetches what storing a new entry of hash `hash` in a full shard will touch: the
-    /// first buckets of its probe sequence, where the table (at most 7/8 full) nearly always
-    /// has a free one; the policy's ghost line for the hash; and the slot the policy will look
-    /// at first to evict. Called where the miss registers its computation, so that the lines
-    /// arrive while it computes: otherwise storing waits for them, on its loads and on the
-    /// locked instructions after its stores.
-    ///
-    /// In a W2 probe (memo against `quick_cache`, interleaved rounds), from 2.04x to about
-    /// 1.75x. The victim's prefetch is better here than at the end of the previous store of
-    /// the shard (about 0.05x); prefetching its control byte too gained nothing.
-    #[inline]
-    fn prefetch_for_store(&self, hash: u64) {
+    fn lines_for_store(&self, hash: u64) -> StoreLines {
+        let mut lines = StoreLines([0; 4]);
         let buckets = self.table.num_buckets();
-        if buckets == 0 {
-            return;
+        if self.slots_end == 0 || buckets == 0 {
+            return lines;
         }
+        let size = size_of::<Slot<K, V>>();
+        let bucket_at = |bucket: usize| self.slots_end.wrapping_sub((bucket + 1) * size);
         #[allow(clippy::cast_possible_truncation)] // hashbrown's `h1`: the low bits, on purpose
-        let home = (hash as usize) & (buckets - 1);
-        if self.slots_end != 0 {
-            // Buckets `home`, `home + 1` and `home + 2`, one slot apart and downwards (past the
-            // last bucket the sequence wraps to the first: those lines are simply not fetched).
-            let size = size_of::<Slot<K, V>>();
-            let at = self.slots_end.wrapping_sub((home + 1) * size);
-            prefetch(at);
-            prefetch(at.wrapping_sub(size));
-            prefetch(at.wrapping_sub(2 * size));
-        }
-        self.policy.prefetch_ghost(hash);
+        let home = bucket_at((hash as usize) & (buckets - 1));
+        lines.0[0] = home;
+        lines.0[1] = home.wrapping_sub(size);
+        lines.0[2] = home.wrapping_sub(2 * size);
         if let Some(bucket) = self.policy.next_victim() {
-            self.prefetch_bucket(bucket);
+            lines.0[3] = bucket_at(bucket);
+        }
+        lines
+    }
+}
+
+/// Addresses a miss will store to or load from once it has computed its value (0 for none):
+/// see [`Shard::lines_for_store`].
+struct StoreLines([usize; 4]);
+
+impl StoreLines {
+    /// Asks the processor to fetch the lines, so that they arrive while the miss computes:
+    /// otherwise storing waits for them, on its loads and on the locked instructions after its
+    /// stores.
+    ///
+    /// Issued after the miss has left its locks: a locked instruction (the in-flight mutex's,
+    /// here) also waited for prefetches issued before it. In-process A/B on W2 (memo against
+    /// `quick_cache`, interleaved rounds, 5 runs): no prefetch 1.9x, prefetched under the
+    /// read lock 1.8x, after it 1.7x. The victim is better prefetched here than at the end of
+    /// the previous store of the shard; the ghost queue's line of the new key and the
+    /// victim's control byte gained nothing.
+    #[inline]
+    fn prefetch(&self) {
+        for &line in &self.0 {
+            if line != 0 {
+                prefetch(line);
+            }
         }
     }
 }
@@ -401,9 +406,11 @@ enum Place {
     Inherited,
 }
 
-/// Loads timed per shard before sampling starts, and the sampling period after that.
+/// Loads timed per shard before sampling starts, and the sampling period after that. A timed
+/// load reads the clock twice (about 25 ns each here), which one load in 64 made cost W2's
+/// miss about 0.06x `quick_cache` (in-process A/B against never timing).
 const TIME_FIRST_LOADS: u64 = 64;
-const TIME_ONE_LOAD_IN: u32 = 64;
+const TIME_ONE_LOAD_IN: u32 = 1024;
 
 /// Entries and computations removed under a lock: dropped after it (user `Drop` code never runs
 /// under a lock), and flights to tell to start over.
@@ -802,7 +809,7 @@ where
         key: &Q,
     ) -> Begin<V> {
         let loads = shard.counters.loads;
-        shard.prefetch_for_store(hash);
+        let lines = shard.lines_for_store(hash);
         let mut flights = shard.pending.lock();
         let begin = self.begin_in(
             &mut flights,
@@ -816,6 +823,7 @@ where
         );
         drop(flights);
         drop(shard);
+        lines.prefetch();
         begin
     }
 
@@ -1959,7 +1967,7 @@ fn find_bucket<'a, K, V, Q: KeyArgs<Owned = K> + ?Sized>(
 /// Asks the processor to bring the cache line of `addr` into its nearest cache: a hint, which
 /// never faults and reads nothing into the program, whatever the address.
 #[inline]
-pub(crate) fn prefetch(addr: usize) {
+fn prefetch(addr: usize) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `prefetcht0` needs SSE, part of every x86-64 target, and accesses no memory
     // the program can observe (an invalid or unmapped address is ignored).
