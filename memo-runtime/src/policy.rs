@@ -117,6 +117,9 @@ impl Item {
     }
 }
 
+/// The bytes one queued entry takes in the policy's queues.
+pub(crate) const ITEM_BYTES: usize = size_of::<Item>();
+
 /// How long ago a stamp was handed out, given the next one: larger is more recent. Stamps wrap,
 /// and every live one was handed out within the last 2^32.
 fn recency(stamp: u32, next: u32) -> u32 {

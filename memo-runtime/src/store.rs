@@ -2089,7 +2089,7 @@ where
 /// Approximate bytes of one entry of a store, besides the heap its key and value own.
 pub(crate) fn entry_bytes<K, V>(indexed: bool) -> usize {
     let slot = std::mem::size_of::<Slot<K, V>>() + 1; // + hashbrown's control byte
-    let queue = std::mem::size_of::<u64>() + std::mem::size_of::<u32>(); // one policy queue item
+    let queue = crate::policy::ITEM_BYTES; // one policy queue item
     let ghost = 5; // S3-FIFO's ghost: a 4-byte fingerprint per entry, a quarter spare
     // A group of the secondary index: tag, first member and its count, spill pointer.
     let index = if indexed { 33 } else { 0 };
