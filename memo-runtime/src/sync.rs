@@ -604,11 +604,13 @@ fn take_stripe() -> usize {
     STRIPE_INDEX.with(Cell::get)
 }
 
-/// A mutex for critical sections of a few instructions, that never waits long: a flag taken
-/// with a compare-exchange and released with a plain release store. `parking_lot`'s mutex
+/// A mutex for short critical sections (a shard's in-flight records: registering or finding a
+/// computation, which may run a key's `Clone` or `Display`): a flag taken with a
+/// compare-exchange and released with a plain release store. `parking_lot`'s mutex
 /// releases with a compare-exchange (it must see whether anybody sleeps), a locked instruction
 /// that waits for every store the core has not yet written to its cache; on a miss, those
-/// include the writes to lines the miss fetches. Waiters spin, then yield the core.
+/// include the writes to lines the miss fetches. Waiters spin, yield the core, then sleep
+/// ([`wait_while`]).
 #[cfg(not(memo_shuttle))]
 pub(crate) struct SpinMutex<T> {
     locked: AtomicBool,
@@ -653,11 +655,10 @@ impl<T> SpinMutex<T> {
     #[cold]
     #[inline(never)]
     fn lock_slow(&self) {
-        let backoff = crossbeam_utils::Backoff::new();
         loop {
-            while self.locked.load(Ordering::Relaxed) {
-                backoff.snooze();
-            }
+            // The holder may be running a key's `Clone` or `Display`: after spinning and
+            // yielding, sleep rather than keep a core busy.
+            wait_while(|| self.locked.load(Ordering::Relaxed));
             if self
                 .locked
                 .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
